@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from tracker.metrics import (aggregate, center_error, eao, eao_curve, iou, normalized_center_error,
+                             precision_curve, sequence_metrics, success_curve, vot_accuracy_robustness)
+
+
+def test_iou_hand_computed():
+    a = [[0, 0, 10, 10]] * 4
+    b = [[0, 0, 10, 10],   # identical: 1
+         [20, 0, 5, 5],    # disjoint: 0
+         [10, 0, 10, 10],  # sharing only an edge: 0
+         [5, 5, 10, 10]]   # 5x5 = 25 overlap, union 100 + 100 - 25 = 175
+    np.testing.assert_allclose(iou(a, b), [1, 0, 0, 25 / 175])
+
+
+def test_iou_of_boxes_without_area_is_zero():
+    assert iou([[3, 3, 0, 0]], [[3, 3, 0, 0]])[0] == 0
+
+
+def test_center_errors_hand_computed():
+    # centres (5, 5) and (8, 9): offset (3, 4), distance 5
+    np.testing.assert_allclose(center_error([[0, 0, 10, 10]], [[3, 4, 10, 10]]), [5])
+    # centres (5, 5) and (4, 10); offset (1, -5) over ground-truth size (4, 20) = (0.25, -0.25)
+    np.testing.assert_allclose(normalized_center_error([[0, 0, 10, 10]], [[2, 0, 4, 20]]), [np.sqrt(0.125)])
+
+
+def test_success_curve_is_strict():
+    # thresholds 0, 0.05, ..., 1: IoU 0 never counts, IoU 1 counts up to 0.95, 0.52 up to 0.5, 0.26 up to 0.25
+    curve = success_curve([0, 0.52, 1.0, 0.26])
+    expected = [0.75] * 6 + [0.5] * 5 + [0.25] * 9 + [0]
+    np.testing.assert_allclose(curve, expected)
+    # AUC = (6 * 0.75 + 5 * 0.5 + 9 * 0.25) / 21 = 9.25 / 21
+    assert curve.mean() == pytest.approx(9.25 / 21)
+
+
+def test_precision_curve_is_inclusive():
+    curve = precision_curve([0, 20, 20.5, 60])
+    # error 0 counts from t=0, 20 from t=20, 20.5 from t=21, 60 never (thresholds end at 50)
+    assert (curve[0], curve[19], curve[20], curve[21], curve[50]) == (0.25, 0.25, 0.5, 0.75, 0.75)
+
+
+GT = np.array([[0, 0, 10, 10]] * 6, float)
+GT[4] = np.nan                 # target absent: NaN row
+ABSENT = [False, False, False, False, False, True]   # target absent: label
+PRED = np.array([[99, 99, 1, 1],   # frame 0: the given box, not scored
+                 [0, 0, 10, 10],   # IoU 1, error 0
+                 [5, 5, 10, 10],   # IoU 25/175 = 1/7, error sqrt(50) ~ 7.07, normalized sqrt(0.5) ~ 0.71
+                 [30, 0, 10, 10],  # IoU 0, error 30, normalized 3
+                 [7, 7, 7, 7],
+                 [7, 7, 7, 7]], float)
+
+
+def test_sequence_metrics_hand_computed():
+    m = sequence_metrics(PRED, GT, ABSENT)
+    assert m["frames"] == 3
+    assert m["ao"] == pytest.approx((1 + 1 / 7) / 3)
+    assert m["sr50"] == pytest.approx(1 / 3) and m["sr75"] == pytest.approx(1 / 3)
+    # success: 2/3 for t = 0, 0.05, 0.1 (1/7 > 0.1); 1/3 for t = 0.15 .. 0.95; 0 at t = 1
+    # AUC = (3 * 2/3 + 17 * 1/3) / 21 = 23/63
+    assert m["auc"] == pytest.approx(23 / 63)
+    assert m["precision"] == pytest.approx(2 / 3)  # errors 0 and 7.07 are within 20 px
+    assert m["norm_precision"] == pytest.approx(1 / 3)  # only error 0 is within any threshold up to 0.5
+    assert len(m["success_curve"]) == 21 and len(m["precision_curve"]) == 51
+
+
+def test_frame_zero_and_absent_frames_are_not_scored():
+    before = sequence_metrics(PRED, GT, ABSENT)
+    moved = PRED.copy()
+    moved[[0, 4, 5]] = [[0, 0, 10, 10], [500, 0, 3, 3], [0, 0, 10, 10]]
+    assert sequence_metrics(moved, GT, ABSENT) == before
+
+
+def test_missing_prediction_is_a_miss():
+    m = sequence_metrics([[0, 0, 10, 10], [np.nan] * 4], [[0, 0, 10, 10]] * 2)
+    assert (m["ao"], m["auc"], m["precision"], m["frames"]) == (0, 0, 0, 1)
+
+
+def test_aggregate_means_over_sequences():
+    a = {"auc": 0.2, "precision": 0.4, "frames": 3, "success_curve": [1.0, 0.0]}
+    b = {"auc": 0.6, "precision": 0.8, "frames": 5, "success_curve": [0.0, 0.5]}
+    empty = {"auc": np.nan, "precision": np.nan, "frames": 0, "success_curve": [np.nan, np.nan]}
+    out = aggregate([a, empty, b])
+    assert out["auc"] == pytest.approx(0.4) and out["precision"] == pytest.approx(0.6)
+    assert out["frames"] == 8
+    np.testing.assert_allclose(out["success_curve"], [0.5, 0.25])
+
+
+def test_vot_accuracy_robustness():
+    # counted IoUs 1, 0.5, 0.7, 0.3: accuracy 2.5 / 4; 1 failure in 6 frames: 100 / 6 per 100 frames
+    out = vot_accuracy_robustness([[1, np.nan, 0.5, 0.7], [np.nan, 0.3]], [1, 0])
+    assert out["accuracy"] == pytest.approx(0.625)
+    assert out["robustness"] == pytest.approx(100 / 6)
+    assert (out["failures"], out["frames"]) == (1, 6)
+
+
+def test_eao_hand_computed():
+    fragments = [([1, 1], True),                # failed: padded 1, 1, 0, 0 -> averages 1, 1, 2/3, 1/2 at every length
+                 ([0.5, 0.5, 0.5, 0.5], False),  # reached the end: averages 0.5, counted for lengths 1..4
+                 ([0.9], False)]                # reached the end after 1 frame: counted for length 1 only
+    # n=1: (1 + 0.5 + 0.9) / 3 = 0.8; n=2: (1 + 0.5) / 2 = 0.75; n=3: (2/3 + 0.5) / 2 = 7/12; n=4: 0.5
+    np.testing.assert_allclose(eao_curve(fragments), [0.8, 0.75, 7 / 12, 0.5])
+    assert eao(fragments) == pytest.approx((0.8 + 0.75 + 7 / 12 + 0.5) / 4)  # = 79/120
+    assert eao(fragments, (2, 3)) == pytest.approx((0.75 + 7 / 12) / 2)   # = 2/3
+
+
+def test_eao_of_a_failure_right_after_init_is_zero():
+    assert eao([([], True)]) == 0
+
+
+positive_boxes = st.tuples(st.floats(-1000, 1000), st.floats(-1000, 1000),
+                           st.floats(0.01, 1000), st.floats(0.01, 1000))
+
+
+@given(positive_boxes, positive_boxes)
+def test_iou_bounded_and_symmetric(a, b):
+    ab, ba = iou([a], [b])[0], iou([b], [a])[0]
+    assert 0 <= ab <= 1 + 1e-9
+    assert ab == ba
+
+
+@given(positive_boxes)
+def test_iou_with_itself_is_one(a):
+    assert iou([a], [a])[0] == pytest.approx(1)

@@ -1,0 +1,1 @@
+"""SiamFC single-object tracker: track, benchmark, train."""

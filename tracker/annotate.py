@@ -1,0 +1,84 @@
+"""Draw the tracker's output on a frame: box, score, frame number, trail, response map."""
+import cv2
+import numpy as np
+
+GREEN = (0, 255, 0)  # BGR, like the frames
+RED = (0, 0, 255)
+YELLOW = (0, 255, 255)
+# cv2 draws in fixed point with 16 fractional bits, so far-away points would overflow.
+FAR = 30000
+
+
+def draw(frame, box, score, index, trail=None, lost=False, heatmap=None):
+    """A copy of `frame` with the box (green; red and dashed when lost), the frame number
+    and score as text, the recent centres in `trail` (oldest first) fading out, and the
+    response map `heatmap` as an inset in the top-right corner."""
+    out = frame.copy()
+    height, width = out.shape[:2]
+    thickness = max(1, round(min(height, width) / 240))
+    if trail is not None and len(trail) > 1:
+        _draw_trail(out, np.asarray(trail, float), thickness)
+    if np.all(np.isfinite(box)):
+        _draw_box(out, box, RED if lost else GREEN, thickness, dashed=lost)
+    if heatmap is not None:
+        _draw_inset(out, heatmap)
+    label = f"#{index}" if score is None else f"#{index}  {score:.2f}"
+    _draw_label(out, label + ("  lost" if lost else ""))
+    return out
+
+
+def _draw_box(img, box, colour, thickness, dashed):
+    height, width = img.shape[:2]
+    x, y, w, h = box
+    if x + w <= 0 or y + h <= 0 or x >= width or y >= height:
+        return
+    # Clamp just beyond the borders: the off-frame edges stay off-frame and coordinates stay small.
+    margin = thickness + 1
+    x0, x1 = np.clip(np.round([x, x + w - 1]), -margin, width - 1 + margin).astype(int)
+    y0, y1 = np.clip(np.round([y, y + h - 1]), -margin, height - 1 + margin).astype(int)
+    if not dashed:
+        cv2.rectangle(img, (x0, y0), (x1, y1), colour, thickness)
+        return
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    for p, q in zip(corners, corners[1:]):
+        _draw_dashes(img, np.array(p), np.array(q), colour, thickness, dash=4 * thickness + 2)
+
+
+def _draw_dashes(img, p, q, colour, thickness, dash):
+    length = max(np.abs(q - p).max(), 1)
+    for start in range(0, length, 2 * dash):
+        a = p + (q - p) * start // length
+        b = p + (q - p) * min(start + dash, length) // length
+        cv2.line(img, tuple(a.tolist()), tuple(b.tolist()), colour, thickness)
+
+
+def _draw_trail(img, centres, thickness):
+    points = np.clip(np.round(centres), -FAR, FAR)
+    count = len(points) - 1
+    for age, (p, q) in enumerate(zip(points, points[1:])):
+        if np.all(np.isfinite([p, q])):
+            # Older segments are darker, so the trail fades into the past.
+            weight = (age + 1) / count
+            colour = tuple(round(c * weight) for c in YELLOW)
+            cv2.line(img, tuple(p.astype(int)), tuple(q.astype(int)), colour, thickness)
+
+
+def _draw_inset(img, heatmap):
+    height, width = img.shape[:2]
+    side = min(height, width) // 4
+    if side < 2:
+        return
+    values = np.nan_to_num(np.asarray(heatmap, np.float32))
+    span = values.max() - values.min()
+    scaled = (values - values.min()) / span if span > 0 else np.zeros_like(values)
+    colours = cv2.applyColorMap(np.round(scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    img[:side, width - side:] = cv2.resize(colours, (side, side), interpolation=cv2.INTER_LINEAR)
+
+
+def _draw_label(img, text):
+    scale = max(0.3, min(img.shape[:2]) / 800)
+    thickness = max(1, round(scale * 2))
+    (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    # A dark backing keeps the text readable on bright frames.
+    cv2.rectangle(img, (0, 0), (w + 8, h + baseline + 8), (0, 0, 0), cv2.FILLED)
+    cv2.putText(img, text, (4, h + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)

@@ -1,0 +1,334 @@
+"""Run trackers over a dataset, keep every (tracker, sequence) result on disk, and score them.
+
+Each pair's result is saved as it completes, so a rerun (or a killed run) only does what is missing.
+One-pass (OTB) results go to <out>/<tracker>/<seq>.txt|json, the supervised (VOT) ones to
+<out>/vot/<tracker>/<seq>.txt|json; results.json, status.json, vot.json and the report sum them up.
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+from .fileio import atomic_write, write_json
+from .metrics import aggregate, eao, iou, sequence_metrics, vot_accuracy_robustness
+from .peers import TRACKERS, PeerUnavailable, make_tracker
+from .report import format_table, status_lines, write_report
+from .sequences import LAYOUTS, load_dataset
+
+SUMMARY_KEYS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
+VOT_SKIP = 5  # frames between a failure and the re-initialisation (VOT)
+VOT_BURNIN = 10  # frames after each (re-)initialisation left out of accuracy (VOT)
+
+
+def first_visible(sequence):
+    return int(np.flatnonzero(~sequence.absent)[0])
+
+
+def track_sequence(tracker, sequence):
+    """One-pass run: init on the first frame with a ground-truth box, update on every later frame.
+
+    Returns boxes (N, 4; NaN before the init), scores and seconds spent in update() (N; NaN where
+    update did not run).
+    """
+    n, start = len(sequence), first_visible(sequence)
+    boxes, scores, times = np.full((n, 4), np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for i, frame in enumerate(sequence.frames()):
+        if i == start:
+            tracker.init(frame, sequence.boxes[i])
+            boxes[i] = sequence.boxes[i]
+        elif i > start:
+            tic = time.perf_counter()
+            boxes[i], scores[i] = tracker.update(frame)
+            times[i] = time.perf_counter() - tic
+    return boxes, scores, times
+
+
+def track_supervised(tracker, sequence, skip=VOT_SKIP):
+    """VOT-style run: when the overlap drops to 0, re-initialise on the ground truth `skip` frames later.
+
+    Returns boxes (N, 4; NaN while not tracking), the frames of each (re-)initialisation and of each failure.
+    """
+    gt, absent = sequence.boxes, sequence.absent
+    boxes = np.full((len(sequence), 4), np.nan)
+    inits, failures = [], []
+    resume = 0  # earliest frame for the next initialisation; None while tracking
+    for i, frame in enumerate(sequence.frames()):
+        if resume is not None:
+            # The tracker can only be (re-)started on a frame where the target is visible.
+            if i >= resume and not absent[i]:
+                tracker.init(frame, gt[i])
+                boxes[i], resume = gt[i], None
+                inits.append(i)
+            continue
+        boxes[i], _ = tracker.update(frame)
+        if not absent[i] and iou(boxes[i], gt[i])[0] == 0:
+            failures.append(i)
+            resume = i + skip
+    return boxes, inits, failures
+
+
+def supervised_overlaps(boxes, gt, absent, inits, failures, burnin=VOT_BURNIN):
+    """Per-frame IoU for accuracy (NaN where it does not count) and the EAO fragments of a supervised run.
+
+    A fragment is the IoUs of the visible frames after an initialisation up to its failure (excluded)
+    or the end, with whether it ended in a failure.
+    """
+    n = len(gt)
+    ious = np.full(n, np.nan)
+    fragments = []
+    for start in inits:
+        end = min([f for f in failures if f > start], default=n)
+        frames = np.arange(start + 1, end)
+        frames = frames[~absent[frames]]
+        overlaps = iou(boxes[frames], gt[frames])
+        fragments.append((overlaps.tolist(), end < n))
+        counted = frames > start + burnin
+        ious[frames[counted]] = overlaps[counted]
+    return ious, fragments
+
+
+def _nulls(values):
+    """JSON has no NaN: write null instead."""
+    return [None if np.isnan(v) else float(v) for v in values]
+
+
+def _save(stem, boxes, record):
+    """The boxes as an OTB result file, then the record: the .json comes last, as it marks the pair done."""
+    with atomic_write(stem + ".txt") as f:
+        np.savetxt(f, boxes, fmt="%.2f", delimiter=",")
+    write_json(stem + ".json", record)
+
+
+def run_ope(tracker, sequence, stem):
+    boxes, scores, times = track_sequence(tracker, sequence)
+    # Score the boxes as the result file holds them, so the two agree.
+    boxes = np.round(boxes, 2)
+    skip = sequence.absent.copy()
+    skip[first_visible(sequence)] = True  # the init frame carries the given box
+    updated = ~np.isnan(times)
+    _save(stem, boxes, {
+        "sequence": sequence.name,
+        "times": _nulls(times),
+        "scores": _nulls(scores),
+        "fps": float(updated.sum() / times[updated].sum()) if updated.any() else None,
+        "metrics": sequence_metrics(boxes, sequence.boxes, skip),
+    })
+
+
+def run_vot(tracker, sequence, stem):
+    boxes, inits, failures = track_supervised(tracker, sequence)
+    boxes = np.round(boxes, 2)
+    ious, fragments = supervised_overlaps(boxes, sequence.boxes, sequence.absent, inits, failures)
+    _save(stem, boxes, {"sequence": sequence.name, "inits": inits, "failures": failures,
+                        "ious": _nulls(ious), "fragments": fragments})
+
+
+RUNS = {"ope": run_ope, "vot": run_vot}
+
+
+def record_stem(out, mode, tracker, sequence):
+    """Where a pair's <stem>.txt and <stem>.json go."""
+    folder = os.path.join(out, tracker) if mode == "ope" else os.path.join(out, "vot", tracker)
+    return os.path.join(folder, sequence.name)
+
+
+def is_done(out, mode, tracker, sequence):
+    stem = record_stem(out, mode, tracker, sequence)
+    return os.path.isfile(stem + ".txt") and os.path.isfile(stem + ".json")
+
+
+def load_record(out, mode, tracker, sequence):
+    with open(record_stem(out, mode, tracker, sequence) + ".json") as f:
+        return json.load(f)
+
+
+def run_job(job):
+    """Track one (mode, tracker, sequence) pair and save it; returns the pair's key and error text or None."""
+    mode, name, sequence, options, out = job
+    key = (mode, name, sequence.name)
+    try:
+        RUNS[mode](make_tracker(name, **options), sequence, record_stem(out, mode, name, sequence))
+    except Exception as e:  # a tracker that breaks on one sequence must not stop the others
+        return key, " ".join(f"{type(e).__name__}: {e}".split())
+    return key, None
+
+
+def _quiet_opencv():
+    # OpenCV's DNN warns on every Nano/Vit tracker it builds that it ignores the compute target.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def _init_worker():
+    # N workers with N threads each would fight over the cores.
+    import torch
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    _quiet_opencv()
+
+
+def run_jobs(jobs, workers):
+    """Yield run_job's answers as the jobs finish, in this process or in a pool of `workers`."""
+    if workers == 1:
+        yield from map(run_job, jobs)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+        yield from pool.imap_unordered(run_job, jobs)
+
+
+def _show_progress(done, total, frames, total_frames, started):
+    rate = frames / max(time.perf_counter() - started, 1e-9)
+    eta = round((total_frames - frames) / rate)
+    print(f"\rbenchmark: {done}/{total} sequences, {rate:.0f} frames/s, ETA {eta // 60}:{eta % 60:02d}   ",
+          end="", file=sys.stderr, flush=True)
+
+
+def summarize_ope(records):
+    """A tracker's results.json entry, and its success and precision curves averaged over sequences."""
+    def row(metrics, fps):
+        return {**{k: metrics[k] for k in SUMMARY_KEYS}, "fps": fps, "frames": metrics["frames"]}
+
+    overall = aggregate([r["metrics"] for r in records])
+    fps = [r["fps"] for r in records if r["fps"] is not None]
+    entry = row(overall, float(np.median(fps)) if fps else None)
+    entry["sequences"] = {r["sequence"]: row(r["metrics"], r["fps"]) for r in records}
+    return entry, {k: overall[k] for k in ("success_curve", "precision_curve")}
+
+
+def summarize_vot(records):
+    """A tracker's vot.json entry: accuracy, robustness (failures per 100 frames) and EAO."""
+    def scores(group):
+        return vot_accuracy_robustness([r["ious"] for r in group], [len(r["failures"]) for r in group])
+
+    # JSON null stands for NaN; the metrics want NaN back.
+    records = [{**r, "ious": np.array(r["ious"], float)} for r in records]
+    entry = scores(records)
+    entry["eao"] = eao([f for r in records for f in r["fragments"]])
+    entry["sequences"] = {r["sequence"]: scores([r]) for r in records}
+    return entry
+
+
+def startable(sequences):
+    """The sequences where the target is visible at some point; the others are named and left out."""
+    for seq in sequences:
+        if seq.absent.all():
+            print(f"benchmark: leaving out {seq.name}: the target is never visible, nothing to start from",
+                  file=sys.stderr)
+    return [seq for seq in sequences if not seq.absent.all()]
+
+
+def buildable(trackers, options):
+    """The trackers that can be built here, and a status.json entry for each one that cannot."""
+    available, status = [], {}
+    for name in dict.fromkeys(trackers):
+        try:
+            make_tracker(name, **options)
+            available.append(name)
+        except PeerUnavailable as e:
+            status[name] = {"status": "skipped", "reason": str(e)}
+            print(f"benchmark: skipping {name}: {e}", file=sys.stderr)
+    return available, status
+
+
+def run_all(jobs, workers):
+    """Run the jobs, showing progress; returns {tracker: {sequence: error text}} for those that failed."""
+    errors = {}
+    total_frames = sum(len(job[2]) for job in jobs)
+    lengths = {job[2].name: len(job[2]) for job in jobs}
+    started, frames = time.perf_counter(), 0
+    for done, ((mode, name, seq_name), error) in enumerate(run_jobs(jobs, workers), 1):
+        frames += lengths[seq_name]
+        if error:
+            errors.setdefault(name, {})[seq_name if mode == "ope" else f"{seq_name} (supervised)"] = error
+        _show_progress(done, len(jobs), frames, total_frames, started)
+    if jobs:
+        print(file=sys.stderr)
+    return errors
+
+
+def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_models=None, out="benchmark_out",
+                  workers=1, config=None, weights=None, force=False, lenient=False, device="cpu", vot=False):
+    """Benchmark `trackers` on the dataset: records and summaries go under `out`; returns results.json's dict."""
+    if workers < 1:
+        raise UserError(f"--workers {workers}: give 1 or more")
+    _quiet_opencv()
+    sequences = startable(load_dataset(dataset, fmt, split, lenient))
+    if not sequences:
+        raise UserError(f"no sequences found in {dataset}; check the dataset path and --split")
+    options = dict(config=config, weights=weights, peer_models=peer_models, device=device)
+    available, status = buildable(trackers, options)
+    modes = ("ope", "vot") if vot else ("ope",)
+    pairs = [(mode, name, seq) for mode in modes for name in available for seq in sequences]
+    jobs = [(mode, name, seq, options, out) for mode, name, seq in pairs if force or not is_done(out, mode, name, seq)]
+    print(f"benchmark: {len(jobs)} runs to do, {len(pairs) - len(jobs)} already in {out}", file=sys.stderr)
+    for name, errors in run_all(jobs, workers).items():
+        status[name] = {"status": "failed", "errors": errors}
+
+    # A tracker that failed anywhere has no comparable mean, so it is only listed in status.json.
+    scored = [name for name in available if name not in status]
+    results, curves = {}, {}
+    for name in scored:
+        results[name], curves[name] = summarize_ope([load_record(out, "ope", name, s) for s in sequences])
+    vot_results = {name: summarize_vot([load_record(out, "vot", name, s) for s in sequences])
+                   for name in scored} if vot else None
+
+    write_json(os.path.join(out, "results.json"), results)
+    write_json(os.path.join(out, "status.json"), status)
+    if vot:
+        write_json(os.path.join(out, "vot.json"), vot_results)
+    write_report(results, status, out, curves, vot_results)
+    return results
+
+
+def _tracker_names(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRACKERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown tracker {', '.join(unknown) or text!r}; "
+                                         f"choose from {','.join(TRACKERS)}")
+    return names
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def add_arguments(parser):
+    parser.add_argument("--dataset", required=True, help="dataset folder, or a video file with a .txt of boxes")
+    parser.add_argument("--format", default="auto", choices=["auto", *LAYOUTS], help="dataset layout")
+    parser.add_argument("--split", help="text file of the sequence names to run, one a line")
+    parser.add_argument("--trackers", type=_tracker_names, default=["siamfc"],
+                        help=f"comma-separated, from {','.join(TRACKERS)} (default siamfc)")
+    parser.add_argument("--peer-models", help="folder of the Nano/Vit ONNX files (default ../shared/models)")
+    parser.add_argument("--out", default="benchmark_out", help="output folder (default benchmark_out)")
+    parser.add_argument("--workers", type=_positive, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--config", help="SiamFC config YAML")
+    parser.add_argument("--weights", help="SiamFC weights file")
+    parser.add_argument("--force", action="store_true", help="recompute results already in --out")
+    parser.add_argument("--lenient", action="store_true",
+                        help="cut sequences whose frame and box counts differ to the shorter")
+    parser.add_argument("--vot", action="store_true",
+                        help="also run the supervised VOT protocol (accuracy, robustness, EAO)")
+    parser.add_argument("--device", default="cpu", help="torch device for SiamFC (default cpu)")
+
+
+def main(args):
+    """Run the benchmark from parsed arguments; 1 if a tracker failed on some sequence, else 0."""
+    results = run_benchmark(args.dataset, args.format, args.split, args.trackers, args.peer_models, args.out,
+                            args.workers, args.config, args.weights, args.force, args.lenient, args.device,
+                            args.vot)
+    if results:
+        print(format_table(results))
+    with open(os.path.join(args.out, "status.json")) as f:
+        status = json.load(f)
+    for line in status_lines(status):
+        print(line)
+    print(f"report: {os.path.join(args.out, 'report.md')}")
+    return int(any(entry["status"] == "failed" for entry in status.values()))

@@ -1,0 +1,111 @@
+"""Training crops, cut once: every annotated frame and still-image box, centred on its target.
+
+Each video is decoded once and each target cropped to CROP px around it (the search region plus a
+margin for shift jitter), JPEG-compressed, one .npz per sequence or image set. A killed build
+resumes at the first missing file.
+"""
+import glob
+import json
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+from .fileio import atomic_path
+from .geometry import context_size, crop
+
+EXEMPLAR, INSTANCE = 127, 255
+CROP = 271          # INSTANCE plus 8 px each side, so shifted search crops rarely need padding
+MIN_SIDE = 8        # boxes smaller than this in either side carry too little appearance to learn from
+
+
+def target_crop(frame, box, context):
+    x, y, w, h = box
+    side = context_size(w, h, context) * INSTANCE / EXEMPLAR * CROP / INSTANCE
+    return crop(frame, (x + w / 2, y + h / 2), side, CROP, cv2.mean(frame)[:3])
+
+
+def save_group(path, crops, frames, still):
+    encoded = [cv2.imencode(".jpg", c, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].ravel() for c in crops]
+    offsets = np.cumsum([0] + [len(e) for e in encoded])
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, data=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
+                     offsets=offsets, frames=np.asarray(frames, dtype=np.int64), still=still)
+
+
+def usable(box):
+    return np.all(np.isfinite(box)) and min(box[2], box[3]) >= MIN_SIDE
+
+
+def sequence_jobs(root, split, frame_stride):
+    # Imported here so that training from a built cache needs no video decoder (PyAV).
+    from .sequences import load_dataset
+    for seq in load_dataset(root, "video", split):
+        keep = [i for i, b in enumerate(seq.boxes) if usable(b) and i % frame_stride == 0]
+        yield seq.name, len(keep), False, lambda seq=seq, keep=set(keep): (
+            (i, f, seq.boxes[i]) for i, f in enumerate(seq.frames()) if i in keep)
+
+
+def image_jobs(root):
+    for ann in sorted(glob.glob(os.path.join(root, "images", "*", "annotations.json"))):
+        folder = os.path.dirname(ann)
+        with open(ann) as f:
+            records = json.load(f)
+        items = [(os.path.join(folder, r["file"]), b) for r in records for b in r["boxes"] if usable(b)]
+
+        def crops(items=items):
+            for k, (path, box) in enumerate(items):
+                yield k, cv2.imread(path, cv2.IMREAD_COLOR), np.asarray(box, dtype=np.float64)
+        # A still box pairs only with itself: the two views come from augmentation.
+        yield "images_" + os.path.basename(folder), len(items), True, crops
+
+
+def build(root, split, cache_dir, images=True, frame_stride=1, context=0.5):
+    """Fill `cache_dir` with one .npz per sequence (and per image set); returns their paths.
+
+    Without the data folder, a cache built earlier (or copied from elsewhere) is used as it is.
+    """
+    if not os.path.isdir(root):
+        paths = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
+        if not paths:
+            raise UserError(f"training data folder not found: {root}; set data.root in the train config")
+        print(f"{root} not found: training on the {len(paths)} cached groups in {cache_dir}", file=sys.stderr)
+        return paths
+    jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root)) if images else [])
+    total = sum(job[1] for job in jobs)
+    done, start, paths = 0, time.time(), []
+    for name, n, still, items in jobs:
+        path = os.path.join(cache_dir, name + ".npz")
+        paths.append(path)
+        if not os.path.exists(path):
+            crops, frames = [], []
+            for i, frame, box in items():
+                crops.append(target_crop(frame, box, context))
+                frames.append(i)
+            save_group(path, crops, frames, still)
+        done += n
+        rate = done / max(time.time() - start, 1e-6)
+        print(f"\rcrop cache: {done}/{total} targets, {rate:.0f}/s, ETA {(total - done) / rate:.0f}s   ",
+              end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return paths
+
+
+def load(paths):
+    """All cached crops as one (N, CROP, CROP, 3) uint8 array, with each crop's group, frame and
+    whether it is a still image."""
+    crops, groups, frames, still = [], [], [], []
+    for g, path in enumerate(paths):
+        with np.load(path) as z:
+            data, offsets = z["data"], z["offsets"]
+            crops += [cv2.imdecode(data[a:b], cv2.IMREAD_COLOR) for a, b in zip(offsets[:-1], offsets[1:])]
+            frames.append(z["frames"])
+            groups.append(np.full(len(z["frames"]), g))
+            still.append(np.full(len(z["frames"]), bool(z["still"])))
+    if not crops:
+        raise UserError("the crop cache is empty; check data.root and data.split in the train config")
+    return np.stack(crops), np.concatenate(groups), np.concatenate(frames), np.concatenate(still)

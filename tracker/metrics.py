@@ -1,0 +1,145 @@
+"""Tracking metrics: one-pass (OTB, GOT-10k, LaSOT) and supervised (VOT).
+
+Boxes are x, y, w, h in continuous coordinates (area = w * h, no +1 as in old Matlab code).
+Normalized precision follows LaSOT: the area under the normalized-precision curve over 0..0.5.
+"""
+import numpy as np
+
+THRESHOLDS_IOU = np.linspace(0, 1, 21)
+THRESHOLDS_PX = np.arange(0, 51)
+THRESHOLDS_NORM = np.linspace(0, 0.5, 51)
+
+
+def iou(a, b):
+    """Intersection over union of matching rows; 0 where both boxes have no area."""
+    a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
+    lo = np.maximum(a[:, :2], b[:, :2])
+    hi = np.minimum(a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _centre_offset(a, b):
+    a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
+    return (a[:, :2] + a[:, 2:] / 2) - (b[:, :2] + b[:, 2:] / 2)
+
+
+def center_error(a, b):
+    """Distance in pixels between the box centres."""
+    return np.linalg.norm(_centre_offset(a, b), axis=1)
+
+
+def normalized_center_error(a, b):
+    """Centre offset in units of the ground-truth `b`'s width and height, so big targets are not favoured."""
+    b = np.atleast_2d(np.asarray(b, float))
+    return np.linalg.norm(_centre_offset(a, b) / b[:, 2:], axis=1)
+
+
+def _fraction(hits):
+    """Per-threshold fraction of frames that hit; NaN when there is no frame to score."""
+    return hits.mean(axis=0) if len(hits) else np.full(hits.shape[1], np.nan)
+
+
+def success_curve(ious):
+    """Fraction of frames whose IoU is strictly above each threshold in THRESHOLDS_IOU (OTB toolkit)."""
+    return _fraction(np.asarray(ious, float)[:, None] > THRESHOLDS_IOU)
+
+
+def precision_curve(errors, thresholds=THRESHOLDS_PX):
+    """Fraction of frames whose error is at most each threshold."""
+    return _fraction(np.asarray(errors, float)[:, None] <= thresholds)
+
+
+def sequence_metrics(pred, gt, absent=None):
+    """One-pass metrics of one sequence.
+
+    Frame 0 carries the given box, so it is not scored; nor are frames where the target is absent
+    (`absent` True or a NaN ground-truth row). A missing prediction (NaN row) scores IoU 0 and
+    misses every centre-error threshold.
+    """
+    pred, gt = np.asarray(pred, float), np.asarray(gt, float)
+    scored = ~np.isnan(gt).any(axis=1)
+    if absent is not None:
+        scored &= ~np.asarray(absent, bool)
+    scored[0] = False
+    pred, gt = pred[scored], gt[scored]
+    ious = iou(pred, gt)
+    success, precision = success_curve(ious), precision_curve(center_error(pred, gt))
+    sr50, sr75 = _fraction(ious[:, None] > np.array([0.5, 0.75]))
+    return {
+        "auc": float(success.mean()),
+        "precision": float(precision[20]),
+        "norm_precision": float(precision_curve(normalized_center_error(pred, gt), THRESHOLDS_NORM).mean()),
+        "ao": float(ious.mean()) if len(ious) else np.nan,
+        "sr50": float(sr50),
+        "sr75": float(sr75),
+        "frames": len(ious),
+        "success_curve": success.tolist(),
+        "precision_curve": precision.tolist(),
+    }
+
+
+def aggregate(per_sequence):
+    """Mean over sequences of every metric and curve, each sequence weighing the same; frames are summed.
+
+    Sequences without a scored frame are left out: they hold no evidence either way.
+    """
+    scored = [m for m in per_sequence if m["frames"]]
+    out = {}
+    for key in per_sequence[0]:
+        values = np.array([m[key] for m in scored], float)
+        if key == "frames":
+            out[key] = int(values.sum())
+        elif values.ndim == 2:
+            out[key] = values.mean(axis=0).tolist()
+        else:
+            out[key] = float(values.mean()) if len(values) else np.nan
+    return out
+
+
+def vot_accuracy_robustness(ious, failures):
+    """Accuracy and robustness of a supervised (re-initialising) run.
+
+    ious: per sequence, the per-frame IoU with NaN for frames that do not count (burn-in after each
+    (re-)initialisation and frames while failed); failures: per sequence, the number of failures.
+    Accuracy is the mean IoU over all counted frames pooled; robustness is failures per 100 frames
+    (all frames of all sequences), so long and short datasets compare.
+    """
+    pooled = np.concatenate([np.asarray(x, float) for x in ious])
+    counted = pooled[~np.isnan(pooled)]
+    total = int(sum(failures))
+    return {
+        "accuracy": float(counted.mean()) if len(counted) else np.nan,
+        "robustness": 100.0 * total / len(pooled),
+        "failures": total,
+        "frames": len(pooled),
+    }
+
+
+def eao_curve(fragments):
+    """Expected average overlap for every sequence length 1..L (Kristan et al., VOT2015).
+
+    fragments: (overlaps, failed) for each stretch a supervised run tracked: the IoUs from the frame after
+    a (re-)initialisation up to the failure (excluded) or the end of the sequence. A fragment that
+    failed scores 0 from then on, so it counts at every length; one that reached the end tells
+    nothing about longer sequences, so it counts only up to its own length. Entry n-1 is the mean,
+    over the fragments that count at length n, of their average overlap over their first n frames.
+    """
+    length = max([len(o) for o, _ in fragments] + [1])
+    padded = np.zeros((len(fragments), length))
+    counts = np.zeros((len(fragments), length), bool)
+    for row, (overlaps, failed) in enumerate(fragments):
+        padded[row, :len(overlaps)] = overlaps
+        counts[row] = True if failed else np.arange(length) < len(overlaps)
+    average = np.cumsum(padded, axis=1) / np.arange(1, length + 1)
+    return (average * counts).sum(axis=0) / counts.sum(axis=0)
+
+
+def eao(fragments, interval=None):
+    """Expected average overlap: the EAO curve averaged over sequence lengths `interval` = (low, high),
+    1-based and inclusive. VOT picks the interval from its dataset's typical sequence lengths; without
+    one we take the whole range 1..L, L being the longest fragment."""
+    curve = eao_curve(fragments)
+    low, high = interval or (1, len(curve))
+    return float(curve[low - 1:high].mean())

@@ -1,0 +1,89 @@
+"""The siamese network: one backbone for both branches, a cross-correlation head."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TOTAL_STRIDE = 8
+
+
+def conv_bn(cin, cout, k, stride=1, groups=1, relu=True):
+    layers = [nn.Conv2d(cin, cout, k, stride, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+    return layers + [nn.ReLU(inplace=True)] if relu else layers
+
+
+def alexnet(width=1.0):
+    """SiamFC's AlexNet (Bertinetto et al. 2016): 127 px -> 6x6, 255 px -> 22x22."""
+    c = [int(round(n * width)) for n in (96, 256, 384, 384, 256)]
+    return nn.Sequential(
+        *conv_bn(3, c[0], 11, 2), nn.MaxPool2d(3, 2),
+        *conv_bn(c[0], c[1], 5, groups=2), nn.MaxPool2d(3, 2),
+        *conv_bn(c[1], c[2], 3),
+        *conv_bn(c[2], c[3], 3, groups=2),
+        nn.Conv2d(c[3], c[4], 3, groups=2))
+
+
+def separable(cin, cout, stride=1):
+    return conv_bn(cin, cin, 3, stride, groups=cin, relu=False) + conv_bn(cin, cout, 1)
+
+
+def light(width=1.0):
+    """Depthwise-separable backbone for real time on a CPU: 127 px -> 8x8, 255 px -> 24x24.
+
+    No padding anywhere, as in SiamFC: padding would let the score depend on the position in the
+    search region rather than on appearance alone.
+    """
+    c = [int(round(n * width)) for n in (24, 48, 96, 128)]
+    return nn.Sequential(
+        *conv_bn(3, c[0], 3, 2),
+        *separable(c[0], c[1], 2),
+        *separable(c[1], c[1]),
+        *separable(c[1], c[2], 2),
+        *separable(c[2], c[2]),
+        *separable(c[2], c[3]),
+        *separable(c[3], c[3]),
+        nn.Conv2d(c[3], c[3], 1))
+
+
+BACKBONES = {"alexnet": alexnet, "light": light}
+
+
+def xcorr(z, x):
+    """Correlate each exemplar embedding with its search embedding(s) in one grouped conv.
+
+    z: (1 or B, C, h, w), x: (B, C, H, W) -> (B, 1, H-h+1, W-w+1).
+    """
+    b, c, hx, wx = x.shape
+    z = z.expand(b, -1, -1, -1)
+    out = F.conv2d(x.reshape(1, b * c, hx, wx), z, groups=b)
+    return out.reshape(b, 1, out.shape[-2], out.shape[-1])
+
+
+class SiamFC(nn.Module):
+    def __init__(self, backbone="light", width=1.0):
+        super().__init__()
+        self.backbone = BACKBONES[backbone](width)
+        # SiamFC's output adjustment: raw correlations are in the thousands; a fixed scale and a
+        # learnt bias make them logits. A learnt scale would take huge gradient steps.
+        self.out_scale = 1e-3
+        self.out_bias = nn.Parameter(torch.zeros(1))
+
+    def embed(self, img):
+        return self.backbone(img)
+
+    def score(self, z, x):
+        return xcorr(z, x) * self.out_scale + self.out_bias
+
+    def forward(self, exemplar, search):
+        return self.score(self.embed(exemplar), self.embed(search))
+
+
+def fuse_batchnorm(module):
+    """Fold every BatchNorm into the conv before it, for inference: same outputs, fewer ops."""
+    children = list(module.named_children())
+    for (name, child), (next_name, nxt) in zip(children, children[1:] + [(None, None)]):
+        if isinstance(child, nn.Conv2d) and isinstance(nxt, nn.BatchNorm2d):
+            setattr(module, name, torch.nn.utils.fusion.fuse_conv_bn_eval(child, nxt))
+            setattr(module, next_name, nn.Identity())
+        else:
+            fuse_batchnorm(child)
+    return module

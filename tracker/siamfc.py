@@ -1,0 +1,145 @@
+"""The SiamFC tracking loop: `init(frame, box)`, then `update(frame) -> (box, score)` per frame."""
+import os
+
+import cv2
+import numpy as np
+import torch
+
+from . import weights as weights_io
+from .config import CONFIG_DIR, load_config
+from .errors import UserError
+from .geometry import context_size, crop, cxcywh_to_xywh, xywh_to_cxcywh
+from .model import TOTAL_STRIDE, fuse_batchnorm
+
+DEFAULTS = {
+    "model": {"backbone": "light", "width": 1.0},
+    "weights": "siamfc_light.pt",
+    "tracking": {
+        "exemplar_size": 127,
+        "instance_size": 255,
+        "context": 0.5,
+        "scale_num": 3,
+        "scale_step": 1.0375,
+        "scale_penalty": 0.9745,
+        "scale_lr": 0.59,
+        "window_influence": 0.176,
+        "response_up": 16,
+        "min_scale": 0.2,     # the target may shrink to 0.2x and grow to 5x its first size, as in SiamFC
+        "max_scale": 5.0,
+        "lost_threshold": 0.2,
+        "threads": 0,         # torch threads; 0 leaves torch's default
+    },
+}
+DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
+
+
+def load_params(path=None):
+    return load_config(path or DEFAULT_CONFIG, DEFAULTS)
+
+
+def check_box(box, frame_shape):
+    """The first box as floats, or a UserError saying what is wrong with it."""
+    box = np.asarray(box, dtype=np.float64).reshape(-1)
+    h, w = frame_shape[:2]
+    if box.size != 4 or not np.all(np.isfinite(box)):
+        raise UserError(f"box {box.tolist()} must be 4 finite numbers x,y,w,h")
+    if box[2] <= 0 or box[3] <= 0:
+        raise UserError(f"box {box.tolist()} has zero or negative size; width and height must be > 0")
+    if box[0] >= w or box[1] >= h or box[0] + box[2] <= 0 or box[1] + box[3] <= 0:
+        raise UserError(f"box {box.tolist()} lies outside the {w}x{h} frame; give a box inside it")
+    return box
+
+
+def to_tensor(crops, device):
+    return torch.from_numpy(np.stack(crops)).to(device).permute(0, 3, 1, 2).float()
+
+
+class SiamFCTracker:
+    def __init__(self, net, params, device="cpu"):
+        self.p = params["tracking"]
+        self.device = torch.device(device)
+        self.net = fuse_batchnorm(net.eval()).to(self.device)
+        p = self.p
+        n = p["scale_num"]
+        self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
+        self.scale_weights = np.where(self.scale_factors == 1, 1.0, p["scale_penalty"])
+        self.up_size = p["response_up"] * (self.response_size() - 1) + 1
+        hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
+        self.window = hann / hann.sum()
+        self.response = None
+
+    @classmethod
+    def from_files(cls, config=None, weights=None, device="cpu"):
+        params = load_params(config)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+        if params["tracking"]["threads"] > 0:
+            torch.set_num_threads(params["tracking"]["threads"])
+        net, _ = weights_io.load(weights or params["weights"], params["model"])
+        return cls(net, params, device)
+
+    def response_size(self):
+        with torch.inference_mode():
+            z = torch.zeros(1, 3, self.p["exemplar_size"], self.p["exemplar_size"], device=self.device)
+            x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
+            return self.net(z, x).shape[-1]
+
+    def init(self, frame, box):
+        frame = as_bgr(frame)
+        box = check_box(box, frame.shape)
+        cx, cy, w, h = xywh_to_cxcywh(box)
+        self.center = np.array([cx, cy])
+        self.size = np.array([w, h])
+        self.first_size = self.size.copy()
+        self.z_side = context_size(w, h, self.p["context"])
+        self.x_side = self.z_side * self.p["instance_size"] / self.p["exemplar_size"]
+        self.first_x_side = self.x_side
+        z = crop(frame, self.center, self.z_side, self.p["exemplar_size"], cv2.mean(frame)[:3])
+        with torch.inference_mode():
+            self.kernel = self.net.embed(to_tensor([z], self.device))
+        self.lost = False
+        return box
+
+    def update(self, frame):
+        frame = as_bgr(frame)
+        p = self.p
+        fill = cv2.mean(frame)[:3]
+        crops = [crop(frame, self.center, self.x_side * s, p["instance_size"], fill) for s in self.scale_factors]
+        with torch.inference_mode():
+            maps = self.net.score(self.kernel, self.net.embed(to_tensor(crops, self.device)))
+        maps = maps[:, 0].float().cpu().numpy()
+        i = int(np.argmax(maps.reshape(len(maps), -1).max(1) * self.scale_weights))
+        peak = float(maps[i].max())
+        # Upsampling only the winning scale: the scale choice uses the coarse peaks.
+        r = cv2.resize(maps[i], (self.up_size, self.up_size), interpolation=cv2.INTER_CUBIC)
+        self.response = r
+        r = r - r.min()
+        r = (1 - p["window_influence"]) * r / (r.sum() + 1e-16) + p["window_influence"] * self.window
+        y, x = np.unravel_index(np.argmax(r), r.shape)
+        disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
+        scale = self.scale_factors[i]
+        self.center = self.center + disp * self.x_side * scale / p["instance_size"]
+        h, w = frame.shape[:2]
+        self.center = np.clip(self.center, 0, [w, h])
+
+        step = (1 - p["scale_lr"]) + p["scale_lr"] * scale
+        step = np.clip(self.x_side * step, p["min_scale"] * self.first_x_side,
+                       p["max_scale"] * self.first_x_side) / self.x_side
+        self.size = self.size * step
+        self.z_side *= step
+        self.x_side *= step
+        score = 1 / (1 + np.exp(-peak))
+        self.lost = bool(score < p["lost_threshold"])
+        return cxcywh_to_xywh([*self.center, *self.size]), float(score)
+
+    def track(self, frames, box):
+        """Yield (box, score, lost) for every frame; the first frame yields the given box."""
+        frames = iter(frames)
+        yield np.asarray(self.init(next(frames), box)), 1.0, False
+        for frame in frames:
+            box, score = self.update(frame)
+            yield box, score, self.lost
+
+
+def as_bgr(frame):
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame

@@ -1,0 +1,245 @@
+"""Training: pairs of crops of one target, SiamFC's balanced logistic loss, SGD.
+
+Pairs come from two frames of one sequence at most `max_gap` apart, or from one still image seen
+twice through different augmentations. Augmentation runs batched in torch (one affine warp per
+crop), so the same code feeds a CPU or a GPU.
+"""
+import hashlib
+import io
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import cropcache
+from . import weights as weights_io
+from .config import CONFIG_DIR, load_config
+from .errors import UserError
+from .fileio import atomic_path, atomic_write
+from .model import TOTAL_STRIDE, SiamFC
+
+DEFAULTS = {
+    "model": {"backbone": "light", "width": 1.0},
+    "data": {
+        "root": "../shared/data",
+        "split": "train.txt",        # relative to data.root
+        "images": True,
+        "cache": "cache/crops",
+        "frame_stride": 1,
+        "max_gap": 100,              # frames between exemplar and search
+        "image_prob": 0.2,           # share of pairs from still images
+        "negative_prob": 0.1,        # share of pairs whose search crop shows another target
+    },
+    "augment": {"shift": 16, "scale": 0.05, "aspect": 0.05, "flip": 0.5, "color": 0.2, "gray": 0.1,
+                "blur": 0.2},
+    "train": {"epochs": 20, "pairs_per_epoch": 4000, "batch_size": 16, "lr": 0.01, "lr_end": 1e-5,
+              "momentum": 0.9, "weight_decay": 5e-4, "r_pos": 16, "seed": 0, "threads": 0},
+    "out": "runs/siamfc_light",
+}
+DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
+
+
+class PairSampler:
+    """Indices of (exemplar, search) crops and a flag for negative pairs, reproducible per epoch."""
+
+    def __init__(self, groups, frames, still, max_gap, image_prob, negative_prob):
+        self.groups, self.frames, self.still = groups, frames, still
+        self.max_gap, self.image_prob, self.negative_prob = max_gap, image_prob, negative_prob
+        self.videos = [np.flatnonzero((groups == g) & ~still) for g in np.unique(groups[~still])]
+        self.stills = np.flatnonzero(still)
+
+    def sample(self, n, rng):
+        z, x = np.empty(n, np.int64), np.empty(n, np.int64)
+        from_still = rng.random(n) < (self.image_prob if len(self.stills) else 0)
+        negative = rng.random(n) < self.negative_prob
+        for k in range(n):
+            if from_still[k] or not self.videos:
+                z[k] = x[k] = rng.choice(self.stills)
+            else:
+                idx = self.videos[rng.integers(len(self.videos))]
+                z[k] = rng.choice(idx)
+                near = idx[np.abs(self.frames[idx] - self.frames[z[k]]) <= self.max_gap]
+                x[k] = rng.choice(near)
+            if negative[k]:
+                x[k] = rng.integers(len(self.groups))
+        # A "negative" that drew the same group is still a positive pair.
+        negative &= self.groups[x] != self.groups[z]
+        return z, x, negative
+
+
+def random_affine(n, out_size, crop_size, aug, shift, g, device):
+    """Warps to an `out_size` view of the crop centre with scale/aspect jitter, shift and flip,
+    and where the target centre lands, in output pixels from the centre."""
+    r = lambda: torch.rand(n, generator=g, device=device) * 2 - 1  # noqa: E731 - uniform(-1, 1)
+    zoom = torch.exp(r() * math.log1p(aug["scale"]))
+    aspect = torch.exp(r() * math.log1p(aug["aspect"]))
+    ax = out_size / (crop_size * zoom * aspect)
+    ay = out_size / (crop_size * zoom / aspect)
+    flip = torch.rand(n, generator=g, device=device) < aug["flip"]
+    ax = torch.where(flip, -ax, ax)
+    tx, ty = r() * shift * 2 / crop_size, r() * shift * 2 / crop_size
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = ax, tx, ay, ty
+    centre = torch.stack([-tx / ax, -ty / ay], 1) * out_size / 2
+    return theta, centre
+
+
+def warp(crops, theta, out_size):
+    grid = F.affine_grid(theta, (len(crops), 3, out_size, out_size), align_corners=False)
+    return F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def photometric(img, aug, g):
+    n, device = len(img), img.device
+    u = lambda *s: torch.rand(*s, generator=g, device=device)  # noqa: E731
+    gain = (1 + (u(n, 1, 1, 1) * 2 - 1) * aug["color"]) * (1 + (u(n, 3, 1, 1) * 2 - 1) * aug["color"] / 2)
+    img = img * gain
+    gray = u(n, 1, 1, 1) < aug["gray"]
+    img = torch.where(gray, img.mean(1, keepdim=True).expand_as(img), img)
+    blur = u(n, 1, 1, 1) < aug["blur"]
+    k = torch.tensor([1.0, 4, 6, 4, 1], device=device)
+    k = (k[:, None] * k[None]) / 256
+    blurred = F.conv2d(F.pad(img, (2, 2, 2, 2), mode="replicate"), k.expand(3, 1, 5, 5), groups=3)
+    return torch.where(blur, blurred, img).clamp(0, 255)
+
+
+def labels(centres, size, r_pos):
+    """1 within r_pos px (in search-crop pixels) of the target centre, 0 elsewhere."""
+    c = torch.arange(size, device=centres.device, dtype=torch.float32) - (size - 1) / 2
+    dx = c[None, None, :] - centres[:, 0, None, None] / TOTAL_STRIDE
+    dy = c[None, :, None] - centres[:, 1, None, None] / TOTAL_STRIDE
+    return ((dx ** 2 + dy ** 2) <= (r_pos / TOTAL_STRIDE) ** 2).float()[:, None]
+
+
+def balanced_loss(logits, target):
+    """SiamFC's logistic loss with positives and negatives weighted to count equally."""
+    pos = target.sum((1, 2, 3), keepdim=True)
+    neg = target[0].numel() - pos
+    w = torch.where(target > 0, 0.5 / pos.clamp(min=1), 0.5 / neg.clamp(min=1))
+    # A negative pair has no positives: its negatives alone get the full weight.
+    w = torch.where(pos > 0, w, 1.0 / target[0].numel())
+    return (F.binary_cross_entropy_with_logits(logits, target, w, reduction="sum") / len(logits))
+
+
+def init_weights(net):
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d) and m.out_channels > 1:
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def save_checkpoint(path, state):
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    blob = buf.getvalue()
+    with atomic_write(path, "wb") as f:
+        f.write(hashlib.sha256(blob).hexdigest().encode() + b"\n" + blob)
+
+
+def load_checkpoint(path):
+    """The saved state, or a UserError if the file is not exactly what was written."""
+    with open(path, "rb") as f:
+        digest, _, blob = f.read().partition(b"\n")
+    if hashlib.sha256(blob).hexdigest().encode() != digest:
+        raise UserError(f"checkpoint {path} is corrupt (checksum mismatch); delete it to start over")
+    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
+
+
+def plot_loss(path, history):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(range(1, len(history) + 1), history, marker="o")
+    ax.set(xlabel="epoch", ylabel="balanced logistic loss", title="Training loss")
+    ax.grid(alpha=0.3)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def train(config=None, resume=False, device="cpu", log=sys.stderr):
+    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS)
+    d, a, t = cfg["data"], cfg["augment"], cfg["train"]
+    if t["threads"] > 0:
+        torch.set_num_threads(t["threads"])
+    out = cfg["out"]
+    ckpt_path = os.path.join(out, "checkpoint.pt")
+    if os.path.exists(ckpt_path) and not resume:
+        raise UserError(f"{ckpt_path} exists; pass --resume to continue it, or set another 'out' in the config")
+    device = torch.device(device)
+
+    paths = cropcache.build(d["root"], os.path.join(d["root"], d["split"]), d["cache"], d["images"],
+                            d["frame_stride"])
+    crops, groups, frames, still = cropcache.load(paths)
+    print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups",
+          file=log)
+    crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)   # uint8 stays small until a batch needs it
+    sampler = PairSampler(groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"])
+
+    torch.manual_seed(t["seed"])
+    net = SiamFC(**cfg["model"])
+    init_weights(net)
+    net.to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=t["lr"], momentum=t["momentum"], weight_decay=t["weight_decay"])
+    gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
+    history, rates, start_epoch = [], [], 0
+    if resume and os.path.exists(ckpt_path):
+        state = load_checkpoint(ckpt_path)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        history, rates, start_epoch = state["history"], state["rates"], state["epoch"]
+        print(f"resumed {ckpt_path} after epoch {start_epoch}", file=log)
+
+    steps = t["pairs_per_epoch"] // t["batch_size"]
+    started = time.time()
+    for epoch in range(start_epoch, t["epochs"]):
+        for group in opt.param_groups:
+            group["lr"] = t["lr"] * gamma ** epoch
+        # Sampling and augmentation are seeded by epoch, so a resumed run sees the same pairs.
+        rng = np.random.default_rng([t["seed"], epoch])
+        g = torch.Generator(device=device)
+        g.manual_seed(t["seed"] * 100003 + epoch)
+        net.train()
+        total, t0 = 0.0, time.time()
+        for step in range(steps):
+            zi, xi, neg = sampler.sample(t["batch_size"], rng)
+            n = len(zi)
+            z_theta, _ = random_affine(n, cropcache.EXEMPLAR, cropcache.CROP, a, 0, g, device)
+            x_theta, centre = random_affine(n, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
+            z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, cropcache.EXEMPLAR), a, g)
+            x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, cropcache.INSTANCE), a, g)
+            logits = net(z, x)
+            target = labels(centre, logits.shape[-1], t["r_pos"])
+            target[torch.from_numpy(neg).to(device)] = 0
+            loss = balanced_loss(logits, target)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            rate = (step + 1) * t["batch_size"] / (time.time() - t0)
+            left = (steps - step - 1) * t["batch_size"] / rate + (t["epochs"] - epoch - 1) * steps * t["batch_size"] / rate
+            print(f"\repoch {epoch + 1}/{t['epochs']} step {step + 1}/{steps} loss {total / (step + 1):.4f} "
+                  f"{rate:.0f} pairs/s ETA {left / 60:.1f} min   ", end="", file=log, flush=True)
+        history.append(total / steps)
+        rates.append(rate)
+        print(file=log)
+        save_checkpoint(ckpt_path, {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
+                                    "history": history, "rates": rates, "config": cfg})
+        plot_loss(os.path.join(out, "loss.png"), history)
+        with atomic_write(os.path.join(out, "history.json")) as f:
+            json.dump({"loss": history, "pairs_per_second": rates}, f)
+        # The newest weights are always usable, even if the run is stopped before the last epoch.
+        meta = {"epochs": epoch + 1, "pairs": (epoch + 1) * steps * t["batch_size"], "crops": int(len(crops)),
+                "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
+                "device": str(device), "seconds_this_run": round(time.time() - started, 1)}
+        weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
+    print(f"wrote {os.path.join(out, 'weights.pt')}", file=log)
+    return {"loss": history, "pairs_per_second": rates}
