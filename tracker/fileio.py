@@ -6,6 +6,9 @@ import tempfile
 
 from .errors import UserError
 
+UMASK = os.umask(0)
+os.umask(UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -20,6 +23,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes files private; outputs should be like any other file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -32,8 +32,11 @@ def crop_matrix(center, side, out_size):
     return np.array([[s, 0, tx], [0, s, ty]], dtype=np.float64)
 
 
-def crop(frame, center, side, out_size, fill):
-    """Square crop resampled straight to network size; parts outside the frame take `fill`."""
+def crop(frame, center, side, out_size, fill, out=None):
+    """Square crop resampled straight to network size; parts outside the frame take `fill`.
+
+    `out`, an out_size x out_size uint8 array like the frame's pixels, receives the crop if given.
+    """
     center = np.asarray(center, dtype=np.float64)
     if side > 2 * out_size:
         # A bilinear warp aliases when shrinking a lot; shrink by area averaging first.
@@ -42,5 +45,5 @@ def crop(frame, center, side, out_size, fill):
         fx, fy = small.shape[1] / frame.shape[1], small.shape[0] / frame.shape[0]
         frame, center, side = small, center * (fx, fy), side * (fx + fy) / 2
     m = crop_matrix(center, side, out_size)
-    return cv2.warpAffine(frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR,
+    return cv2.warpAffine(frame, m, (out_size, out_size), out, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in fill))

@@ -9,7 +9,7 @@ from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, xywh_to_cxcywh
-from .model import TOTAL_STRIDE, fuse_batchnorm
+from .model import TOTAL_STRIDE, fuse_batchnorm, xcorr_one
 
 DEFAULTS = {
     "model": {"backbone": "light", "width": 1.0},
@@ -50,15 +50,16 @@ def check_box(box, frame_shape):
     return box
 
 
-def to_tensor(crops, device):
-    return torch.from_numpy(np.stack(crops)).to(device).permute(0, 3, 1, 2).float()
-
-
 class SiamFCTracker:
     def __init__(self, net, params, device="cpu"):
         self.p = params["tracking"]
         self.device = torch.device(device)
-        self.net = fuse_batchnorm(net.eval()).to(self.device)
+        # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
+        self.net = fuse_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
+        if os.environ.get("SPD_JIT"):
+            x = torch.zeros(3, 3, 255, 255).to(memory_format=torch.channels_last)
+            with torch.no_grad():
+                self.net.backbone = torch.jit.freeze(torch.jit.trace(self.net.backbone, x))
         p = self.p
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
@@ -66,7 +67,10 @@ class SiamFCTracker:
         self.up_size = p["response_up"] * (self.response_size() - 1) + 1
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
         self.window = hann / hann.sum()
+        self.out_bias = self.net.out_bias.item()
         self.response = None
+        # Every frame's search crops are warped into this one buffer.
+        self.crops = np.empty((n, p["instance_size"], p["instance_size"], 3), np.uint8)
 
     @classmethod
     def from_files(cls, config=None, weights=None, device="cpu"):
@@ -84,6 +88,11 @@ class SiamFCTracker:
             x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
             return self.net(z, x).shape[-1]
 
+    def embed(self, crops):
+        """Embeddings of a stack of HWC crops; seen as NCHW they are channels_last without a copy."""
+        with torch.inference_mode():
+            return self.net.embed(torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float())
+
     def init(self, frame, box):
         frame = as_bgr(frame)
         box = check_box(box, frame.shape)
@@ -95,8 +104,7 @@ class SiamFCTracker:
         self.x_side = self.z_side * self.p["instance_size"] / self.p["exemplar_size"]
         self.first_x_side = self.x_side
         z = crop(frame, self.center, self.z_side, self.p["exemplar_size"], cv2.mean(frame)[:3])
-        with torch.inference_mode():
-            self.kernel = self.net.embed(to_tensor([z], self.device))
+        self.kernel = self.embed(z[None])
         self.lost = False
         return box
 
@@ -104,10 +112,9 @@ class SiamFCTracker:
         frame = as_bgr(frame)
         p = self.p
         fill = cv2.mean(frame)[:3]
-        crops = [crop(frame, self.center, self.x_side * s, p["instance_size"], fill) for s in self.scale_factors]
-        with torch.inference_mode():
-            maps = self.net.score(self.kernel, self.net.embed(to_tensor(crops, self.device)))
-        maps = maps[:, 0].float().cpu().numpy()
+        for s, out in zip(self.scale_factors, self.crops):
+            crop(frame, self.center, self.x_side * s, p["instance_size"], fill, out)
+        maps = xcorr_one(self.kernel, self.embed(self.crops)) * self.net.out_scale + self.out_bias
         i = int(np.argmax(maps.reshape(len(maps), -1).max(1) * self.scale_weights))
         peak = float(maps[i].max())
         # Upsampling only the winning scale: the scale choice uses the coarse peaks.

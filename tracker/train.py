@@ -46,31 +46,35 @@ DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
 
 
 class PairSampler:
-    """Indices of (exemplar, search) crops and a flag for negative pairs, reproducible per epoch."""
+    """Indices of (exemplar, search) crops and a flag for negative pairs, reproducible per epoch.
+
+    Crops of one group are stored in frame order, so the partners of crop i within `max_gap`
+    frames form one index range [lo[i], hi[i]); sampling is then a few vector operations.
+    """
 
     def __init__(self, groups, frames, still, max_gap, image_prob, negative_prob):
-        self.groups, self.frames, self.still = groups, frames, still
-        self.max_gap, self.image_prob, self.negative_prob = max_gap, image_prob, negative_prob
-        self.videos = [np.flatnonzero((groups == g) & ~still) for g in np.unique(groups[~still])]
+        self.groups = groups
+        self.image_prob, self.negative_prob = image_prob, negative_prob
+        key = groups * (frames.max() + 2 * max_gap + 2) + frames
+        self.lo = np.searchsorted(key, key - max_gap, "left")
+        self.hi = np.searchsorted(key, key + max_gap, "right")
+        videos = np.unique(groups[~still])
+        self.video_start = np.searchsorted(groups, videos, "left")
+        self.video_len = np.searchsorted(groups, videos, "right") - self.video_start
         self.stills = np.flatnonzero(still)
 
     def sample(self, n, rng):
-        z, x = np.empty(n, np.int64), np.empty(n, np.int64)
-        from_still = rng.random(n) < (self.image_prob if len(self.stills) else 0)
-        negative = rng.random(n) < self.negative_prob
-        for k in range(n):
-            if from_still[k] or not self.videos:
-                z[k] = x[k] = rng.choice(self.stills)
-            else:
-                idx = self.videos[rng.integers(len(self.videos))]
-                z[k] = rng.choice(idx)
-                near = idx[np.abs(self.frames[idx] - self.frames[z[k]]) <= self.max_gap]
-                x[k] = rng.choice(near)
-            if negative[k]:
-                x[k] = rng.integers(len(self.groups))
-        # A "negative" that drew the same group is still a positive pair.
-        negative &= self.groups[x] != self.groups[z]
-        return z, x, negative
+        z = x = self.stills[rng.integers(len(self.stills), size=n)] if len(self.stills) else np.zeros(n, np.int64)
+        if len(self.video_start):
+            v = rng.integers(len(self.video_start), size=n)
+            vz = self.video_start[v] + (rng.random(n) * self.video_len[v]).astype(np.int64)
+            vx = self.lo[vz] + (rng.random(n) * (self.hi[vz] - self.lo[vz])).astype(np.int64)
+            video = rng.random(n) >= (self.image_prob if len(self.stills) else 0)
+            z, x = np.where(video, vz, z), np.where(video, vx, x)
+        other = rng.integers(len(self.groups), size=n)
+        # A draw from the exemplar's own group would not be a negative: that pair stays positive.
+        negative = (rng.random(n) < self.negative_prob) & (self.groups[other] != self.groups[z])
+        return z, np.where(negative, other, x), negative
 
 
 def random_affine(n, out_size, crop_size, aug, shift, g, device):

@@ -217,6 +217,9 @@ class VideoWriter:
         self._stream.width = width + width % 2
         self._stream.height = height + height % 2
         self._stream.pix_fmt = "yuv420p"
+        if self._stream.codec_context.name == "libx264":
+            # x264's default preset costs more time per frame than the tracker itself.
+            self._stream.options = {"preset": "veryfast"}
 
     def _mux(self, frame):
         for packet in self._stream.encode(frame):

@@ -1,0 +1,223 @@
+"""Tune SiamFC's tracking parameters by coordinate descent on a fixed subset of a split (train, never dev).
+
+The subset is the first --frames frames (from the first one where the target is visible) of each
+sequence in --split, decoded once and held in memory; a trial tracks every clip one-pass with one
+configuration and scores the mean AUC over the clips. Each trial is kept in <out>/trials.jsonl, so a
+rerun (or a killed one) skips what is done. The best configuration is printed as YAML and written to
+<out>/best.yaml; how much each parameter moved the AUC around the best goes to stderr.
+
+    python benchmarks/tune.py --config configs/siamfc.yaml --split ../shared/data/train.txt
+"""
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tracker import weights as weights_io  # noqa: E402
+from tracker.benchmark import _init_worker, first_visible, startable, track_sequence  # noqa: E402
+from tracker.errors import UserError  # noqa: E402
+from tracker.fileio import atomic_write, write_json  # noqa: E402
+from tracker.metrics import aggregate, sequence_metrics  # noqa: E402
+from tracker.progress import Progress  # noqa: E402
+from tracker.sequences import Sequence, load_dataset  # noqa: E402
+from tracker.siamfc import SiamFCTracker, load_params  # noqa: E402
+
+# The values tried for each parameter besides the current one: coarse, as a trial takes minutes on a
+# CPU and AUC differences under ~0.005 are noise on a subset of a few thousand frames. Instance sizes
+# keep (instance - exemplar) a multiple of the network's stride 8, so the response map stays centred.
+GRID = {
+    "window_influence": (0.1, 0.3, 0.45),
+    "scale_lr": (0.3, 0.8),
+    "scale_penalty": (0.94, 0.99),
+    "scale_step": (1.02, 1.06),
+    "instance_size": (287, 303),
+    "context": (0.4, 0.6),
+}
+
+
+@dataclass
+class Clip(Sequence):
+    """A sequence cut short and held in memory, so every trial replays it without decoding."""
+    stack: np.ndarray = None
+
+    def frames(self):
+        return iter(self.stack)
+
+
+def load_clips(sequences, frames):
+    """The first `frames` frames of each sequence from its first visible one, decoded."""
+    progress = Progress("tune: decoding", sum(min(len(s) - first_visible(s), frames) for s in sequences))
+    clips = []
+    for seq in sequences:
+        part = slice(first_visible(seq), first_visible(seq) + frames)
+        stack = np.stack(list(islice(seq.frames(), part.start, part.stop)))
+        clips.append(Clip(seq.name, seq.boxes[part], seq.source,
+                          {k: np.asarray(v)[part] for k, v in seq.attributes.items()}, stack))
+        progress.update(len(stack))
+    progress.close()
+    return clips
+
+
+# Set before the worker pool forks, so the workers share the decoded frames instead of copying them.
+_net, _clips = None, []
+
+
+def score_clip(job):
+    params, i = job
+    clip = _clips[i]
+    boxes, _, _ = track_sequence(SiamFCTracker(_net, params), clip)
+    return i, sequence_metrics(boxes, clip.boxes, clip.absent)
+
+
+class Trials:
+    """Every configuration tried on this subset, with its score; kept in <out>/trials.jsonl."""
+
+    def __init__(self, out, config, pool, budget):
+        self.path = os.path.join(out, "trials.jsonl")
+        self.config, self.pool, self.budget = config, pool, budget
+        self.records = {}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                for line in f:
+                    record = json.loads(line)
+                    self.records[key(record["tracking"])] = record
+        self.visited = set()
+        frames = sum(len(c) for c in _clips)
+        self.progress = Progress("tune", max(budget - len(self.records), 1) * frames)
+
+    def exhausted(self, tracking):
+        return len(self.visited) >= self.budget and key(tracking) not in self.visited
+
+    def auc(self, tracking):
+        self.visited.add(key(tracking))
+        if key(tracking) not in self.records:
+            self.records[key(tracking)] = self.run(tracking)
+            with atomic_write(self.path) as f:
+                f.writelines(json.dumps(r) + "\n" for r in self.records.values())
+        return self.records[key(tracking)]["auc"]
+
+    def run(self, tracking):
+        params = {**self.config, "tracking": tracking}
+        jobs = [(params, i) for i in sorted(range(len(_clips)), key=lambda i: -len(_clips[i]))]
+        metrics = [None] * len(_clips)
+        note = f", trial {len(self.visited)}/{self.budget}, best AUC {self.best()[1]:.4f}" if self.records else ""
+        for i, m in (self.pool.imap_unordered(score_clip, jobs) if self.pool else map(score_clip, jobs)):
+            metrics[i] = m
+            self.progress.update(len(_clips[i]), note)
+        overall = aggregate(metrics)
+        return {"tracking": tracking, "auc": overall["auc"], "precision": overall["precision"],
+                "sequences": {c.name: m["auc"] for c, m in zip(_clips, metrics)}}
+
+    def best(self):
+        record = max(self.records.values(), key=lambda r: r["auc"])
+        return record["tracking"], record["auc"]
+
+
+def key(tracking):
+    return json.dumps(tracking, sort_keys=True)
+
+
+def coordinate_descent(start, trials):
+    """Sweep one parameter at a time over GRID, keeping the best value, until a whole pass changes
+    nothing or the trial budget is spent."""
+    best, best_auc = start, trials.auc(start)
+    moved = True
+    while moved:
+        moved = False
+        for name, values in GRID.items():
+            for value in values:
+                candidate = {**best, name: value}
+                if trials.exhausted(candidate):
+                    return best, best_auc
+                auc = trials.auc(candidate)
+                if auc > best_auc:
+                    best, best_auc, moved = candidate, auc, True
+    return best, best_auc
+
+
+def sensitivity(records, best):
+    """Per parameter: the AUC of each value tried with every other parameter at its best value."""
+    lines = []
+    for name in GRID:
+        rows = sorted((r["tracking"][name], r["auc"]) for r in records
+                      if {**r["tracking"], name: best[name]} == best)
+        spread = max(a for _, a in rows) - min(a for _, a in rows)
+        values = "  ".join(f"{v:g}:{a:.4f}{'*' if v == best[name] else ''}" for v, a in rows)
+        lines.append(f"{name:17s} spread {spread:.4f}  {values}" if len(rows) > 1 else f"{name:17s} not swept")
+    return lines
+
+
+def check_setup(out, setup):
+    """Trials made on another subset, network or weights file cannot be reused: refuse to mix them."""
+    path = os.path.join(out, "setup.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f) != setup:
+                raise UserError(f"{out} holds trials of another subset, model or weights file (see {path});"
+                                " give a fresh --out")
+    write_json(path, setup)
+
+
+def file_digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="SiamFC config YAML whose tracking values are the starting point")
+    parser.add_argument("--split", required=True, help="text file of sequence names (use train, never dev)")
+    parser.add_argument("--dataset", help="dataset folder (default: the split file's folder)")
+    parser.add_argument("--frames", type=int, default=100, help="frames per sequence (default 100)")
+    parser.add_argument("--trials", type=int, default=30, help="most configurations to score (default 30)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--out", default="runs/tune", help="output folder (default runs/tune)")
+    args = parser.parse_args(argv)
+    if min(args.frames, args.trials, args.workers) < 1:
+        raise UserError("--frames, --trials and --workers must be at least 1")
+
+    global _net, _clips
+    params = load_params(args.config)
+    config = {k: v for k, v in params.items() if k != "tracking"}
+    dataset = args.dataset or os.path.dirname(os.path.abspath(args.split))
+    sequences = startable(load_dataset(dataset, "auto", args.split))
+    check_setup(args.out, {"sequences": [s.name for s in sequences], "frames": args.frames, "model": params["model"],
+                           "weights": file_digest(weights_io.resolve(params["weights"]))})
+    _net, _ = weights_io.load(params["weights"], params["model"])
+    _clips = load_clips(sequences, args.frames)
+    pool = multiprocessing.get_context("fork").Pool(args.workers, _init_worker) if args.workers > 1 else None
+    try:
+        trials = Trials(args.out, config, pool, args.trials)
+        best, best_auc = coordinate_descent(params["tracking"], trials)
+    finally:
+        if pool:
+            pool.terminate()
+    trials.progress.close()
+
+    baseline = trials.records[key(params["tracking"])]["auc"]
+    frames = sum(len(c) for c in _clips)
+    print(f"tune: baseline AUC {baseline:.4f}, best {best_auc:.4f} ({len(trials.visited)} trials on "
+          f"{len(_clips)} sequences, {frames} frames)", file=sys.stderr)
+    print("\n".join(sensitivity(trials.records.values(), best)), file=sys.stderr)
+    text = (f"# tuned on {os.path.basename(args.split)}: mean AUC {best_auc:.4f} (start {baseline:.4f}) over "
+            f"the first {args.frames} frames of {len(_clips)} sequences\n"
+            + yaml.safe_dump({**config, "tracking": best}, sort_keys=False))
+    with atomic_write(os.path.join(args.out, "best.yaml")) as f:
+        f.write(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except UserError as e:
+        sys.exit(f"error: {e}")

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tracker.geometry import context_size, crop, cxcywh_to_xywh, xywh_to_cxcywh
+
+coord = st.floats(-1e4, 1e4, allow_nan=False)
+side = st.floats(0, 1e4, allow_nan=False)
+
+
+def test_box_conversion_hand_computed():
+    np.testing.assert_allclose(xywh_to_cxcywh([10, 20, 4, 6]), [12, 23, 4, 6])
+    np.testing.assert_allclose(cxcywh_to_xywh([12, 23, 4, 6]), [10, 20, 4, 6])
+
+
+@given(st.tuples(coord, coord, side, side))
+def test_box_conversions_round_trip(box):
+    centred = xywh_to_cxcywh(box)
+    back = cxcywh_to_xywh(centred)
+    assert np.all(np.isfinite(centred)) and centred[2] >= 0 and centred[3] >= 0
+    np.testing.assert_allclose(back, box, atol=1e-9 * (1 + np.abs(box).max()))
+
+
+def test_context_size_hand_computed():
+    # 60x20 target, context 0.5: pad = 0.5 * 80 = 40, side = sqrt(100 * 60)
+    assert context_size(60, 20) == pytest.approx(np.sqrt(6000))
+    # context 0: the geometric mean of the sides
+    assert context_size(9, 4, context=0) == pytest.approx(6)
+
+
+def test_crop_puts_the_box_at_the_centre_at_the_right_scale():
+    frame = np.zeros((200, 300, 3), np.uint8)
+    frame[60:80, 100:140] = 255                     # box x=100, y=60, w=40, h=20, centre (120, 70)
+    out = crop(frame, (120, 70), 80, 40, (0, 0, 0))  # 80 px -> 40 px: half size
+    # Output pixel u samples source x = 120 + 2 * (u + 0.5 - 20): columns 10..29 land on the square
+    # (x = 101 .. 139), columns 9 and 30 exactly between two black pixels; rows likewise 15..24.
+    expected = np.zeros((40, 40, 3), np.uint8)
+    expected[15:25, 10:30] = 255
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_large_shrink_keeps_centre_and_area():
+    frame = np.zeros((1000, 1000, 3), np.uint8)
+    frame[300:396, 400:600] = 255                    # 200x96 box centred on (500, 348)
+    out = crop(frame, (500, 348), 800, 100, (0, 0, 0)).astype(np.float64)[..., 0] / 255
+    # Scale 1/8: a 25 x 12 px box centred on the crop centre (50, 50).
+    assert out.sum() == pytest.approx(25 * 12, rel=0.01)
+    rows, cols = np.indices(out.shape) + 0.5
+    assert (out * cols).sum() / out.sum() == pytest.approx(50, abs=0.25)
+    assert (out * rows).sum() / out.sum() == pytest.approx(50, abs=0.25)
+
+
+def test_outside_the_frame_takes_the_fill_colour():
+    frame = np.full((50, 50, 3), 100, np.uint8)
+    out = crop(frame, (0, 0), 50, 50, (1, 2, 3))
+    # Scale 1: output pixel u samples source pixel u - 25; pixel -1 and before are outside.
+    assert np.all(out[:25] == (1, 2, 3)) and np.all(out[:, :25] == (1, 2, 3))
+    assert np.all(out[25:, 25:] == 100)
+
+
+def test_4k_frame_with_large_target():
+    frame = np.random.default_rng(0).integers(0, 256, (2160, 3840, 3), dtype=np.uint8)
+    out = crop(frame, (1920, 1080), 5000, 255, (0, 0, 0))
+    assert out.shape == (255, 255, 3) and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("side", [30, 1000])
+def test_one_pixel_wide_frame(side):
+    frame = np.full((100, 1, 3), 200, np.uint8)
+    out = crop(frame, (0.5, 50), side, 127, (0, 0, 0))
+    assert out.shape == (127, 127, 3)
+    # The crop centre samples the middle of the only column.
+    assert out[63, 63].tolist() == [200, 200, 200]
+
+
+@settings(max_examples=200, deadline=None)
+@given(h=st.integers(1, 64), w=st.integers(1, 64), cx=st.floats(-200, 200), cy=st.floats(-200, 200),
+       side=st.floats(0.5, 1e4), out_size=st.integers(1, 64))
+def test_crop_always_has_the_network_size(h, w, cx, cy, side, out_size):
+    frame = np.full((h, w, 3), 7, np.uint8)
+    out = crop(frame, (cx, cy), side, out_size, (7, 7, 7))
+    assert out.shape == (out_size, out_size, 3) and out.dtype == np.uint8
+    # Frame and fill share one colour, so every pixel must have it: nothing is left unset.
+    assert np.all(out == 7)

@@ -1,0 +1,128 @@
+import itertools
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker.errors import UserError
+from tracker.metrics import iou
+from tracker.sequences import load_dataset
+from tracker.siamfc import SiamFCTracker, check_box
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    return SiamFCTracker.from_files()   # the shipped light weights and default config
+
+
+def textured(rng, h, w, cells):
+    """Smooth random colour texture: `cells` random values per side, upsampled."""
+    small = rng.integers(0, 256, (cells[0], cells[1], 3), dtype=np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def moving_object(n, size=(480, 640), start=(100, 200), step=(6, 2), growth=0.01, obj=(60, 40)):
+    """Frames of a blocky textured object moving (and growing) over a smooth textured background,
+    with its true boxes."""
+    rng = np.random.default_rng(0)
+    background = textured(rng, size[0], size[1], (size[0] // 8, size[1] // 8))
+    pattern = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    frames, boxes = [], []
+    for i in range(n):
+        s = 1 + growth * i
+        w, h = int(obj[0] * s), int(obj[1] * s)
+        x, y = start[0] + step[0] * i, start[1] + step[1] * i
+        frame = background.copy()
+        # Paste only the part inside the frame; the box keeps the whole object.
+        patch = cv2.resize(pattern, (w, h), interpolation=cv2.INTER_NEAREST)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + w, size[1]), min(y + h, size[0])
+        if x1 > x0 and y1 > y0:
+            frame[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
+        frames.append(frame)
+        boxes.append([x, y, w, h])
+    return frames, np.array(boxes, float)
+
+
+def run(tracker, frames, box):
+    return np.array([b for b, _, _ in tracker.track(frames, box)])
+
+
+def test_follows_a_moving_growing_object(tracker):
+    frames, truth = moving_object(60)
+    boxes = run(tracker, frames, truth[0])
+    assert iou(boxes, truth)[1:].mean() > 0.7
+
+
+def test_grayscale_frames(tracker):
+    frames, truth = moving_object(20)
+    gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+    boxes = run(tracker, gray, truth[0])
+    assert iou(boxes, truth)[1:].mean() > 0.6
+
+
+def test_target_leaving_the_frame(tracker):
+    frames, truth = moving_object(20, size=(240, 320), start=(250, 100), step=(8, 0), growth=0)
+    boxes = run(tracker, frames, truth[0])
+    assert np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:] > 0)
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    assert np.all(centres >= 0) and np.all(centres <= (320, 240))
+
+
+@pytest.mark.parametrize("box", [[150, 100, 4, 4],                # tiny
+                                 [-320, -240, 960, 720]],         # three times the frame
+                         ids=["tiny", "larger_than_frame"])
+def test_extreme_target_sizes(tracker, box):
+    frames, _ = moving_object(6, size=(240, 320), start=(140, 90), step=(2, 1), growth=0, obj=(24, 24))
+    boxes = run(tracker, frames, box)
+    assert boxes.shape == (6, 4) and np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:] > 0)
+
+
+@pytest.mark.parametrize("box, problem", [([np.nan, 0, 10, 10], "finite"),
+                                          ([0, 0, 0, 10], "size"),
+                                          ([0, 0, 10, -5], "size"),
+                                          ([100, 0, 10, 10], "outside"),
+                                          ([-20, 0, 10, 10], "outside"),
+                                          ([0, 0, 10], "4 finite")])
+def test_check_box_errors(box, problem):
+    with pytest.raises(UserError, match=problem) as e:
+        check_box(box, (50, 100, 3))
+    assert "\n" not in str(e.value)
+
+
+def test_partly_outside_box_is_accepted():
+    np.testing.assert_array_equal(check_box([-5, 40, 10, 20], (50, 100, 3)), [-5, 40, 10, 20])
+
+
+def test_init_refuses_a_bad_box(tracker):
+    with pytest.raises(UserError):
+        tracker.init(np.zeros((50, 100, 3), np.uint8), [0, 0, 0, 0])
+
+
+def test_track_yields_one_result_per_frame(tracker):
+    frames, truth = moving_object(5)
+    results = list(tracker.track(iter(frames), [int(v) for v in truth[0]]))
+    assert len(results) == 5
+    box, score, lost = results[0]
+    np.testing.assert_array_equal(box, truth[0])
+    assert (score, lost) == (1.0, False)
+    for box, score, lost in results[1:]:
+        assert box.shape == (4,) and 0 <= score <= 1 and isinstance(lost, bool)
+
+
+def test_real_clip_beats_a_stationary_box(tracker, tmp_path):
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip(f"real data not found at {os.path.abspath(SHARED_DATA)}")
+    split = tmp_path / "one.txt"
+    split.write_text("OTB_Couple\n")
+    seq, = load_dataset(SHARED_DATA, "video", str(split))
+    n = 40
+    truth = seq.boxes[:n]
+    boxes = run(tracker, itertools.islice(seq.frames(), n), truth[0])
+    visible = ~np.isnan(truth).any(axis=1)
+    ours = iou(boxes[visible], truth[visible])[1:].mean()
+    stationary = iou(np.repeat(truth[:1], visible.sum(), axis=0), truth[visible])[1:].mean()
+    assert ours > stationary + 0.3

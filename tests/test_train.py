@@ -1,0 +1,183 @@
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from tracker import cropcache, weights
+from tracker.errors import UserError
+from tracker.train import PairSampler, balanced_loss, labels, load_checkpoint, random_affine, train, warp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+C = cropcache.CROP
+
+
+def textured_crop(rng, shift=0):
+    """Noise with a coarse random texture square at the centre: what the cache holds for one target."""
+    img = rng.integers(0, 256, (C, C, 3), dtype=np.uint8)
+    square = cv2.resize(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), (64, 64), interpolation=cv2.INTER_NEAREST)
+    a = C // 2 - 32 + shift
+    img[a:a + 64, a:a + 64] = square
+    return img
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache")
+    rng = np.random.default_rng(0)
+    cropcache.save_group(str(folder / "video.npz"), [textured_crop(rng, k) for k in range(5)], range(5), False)
+    cropcache.save_group(str(folder / "images_still.npz"), [textured_crop(rng) for _ in range(2)], [0, 1], True)
+    return folder
+
+
+def write_config(folder, cache, epochs=2):
+    """A tiny run: 2 epochs of 32 pairs on the synthetic cache, the data folder absent."""
+    cfg = {"model": {"backbone": "light", "width": 0.25},
+           "data": {"root": str(folder / "no_data"), "cache": str(cache)},
+           "train": {"epochs": epochs, "pairs_per_epoch": 32, "batch_size": 8, "threads": 1},
+           "out": str(folder / "out")}
+    os.makedirs(folder, exist_ok=True)
+    path = folder / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def run_train(config, resume=False):
+    # train() sets torch's thread count (for determinism); leave the rest of the session as it was.
+    threads = torch.get_num_threads()
+    try:
+        return train(config, resume=resume, log=io.StringIO())
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def run_a(tmp_path_factory, cache):
+    folder = tmp_path_factory.mktemp("a")
+    return folder / "out", run_train(write_config(folder, cache))
+
+
+def test_training_writes_its_outputs(run_a):
+    out, history = run_a
+    assert len(history["loss"]) == 2 and all(math.isfinite(v) for v in history["loss"])
+    for name in ("weights.pt", "loss.png", "history.json", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "history.json").read_text())["loss"] == history["loss"]
+    _, meta = weights.load(str(out / "weights.pt"), {"backbone": "light", "width": 0.25})
+    assert meta["epochs"] == 2 and meta["pairs"] == 64
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, cache, run_a):
+    config = write_config(tmp_path, cache)
+    ckpt = tmp_path / "out" / "checkpoint.pt"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from tracker.train import train; train(sys.argv[1])",
+                             config], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ckpt.exists(), "the training subprocess wrote no checkpoint"
+    assert load_checkpoint(str(ckpt))["epoch"] == 1, "the kill came too late to interrupt the run"
+
+    resumed = run_train(config, resume=True)
+    np.testing.assert_allclose(resumed["loss"], run_a[1]["loss"], atol=1e-5, rtol=0)
+    a = torch.load(str(run_a[0] / "weights.pt"), weights_only=True)["state_dict"]
+    b = torch.load(str(tmp_path / "out" / "weights.pt"), weights_only=True)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-5, rtol=1e-4)
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path, cache, run_a):
+    config = write_config(tmp_path, cache)
+    blob = bytearray((run_a[0] / "checkpoint.pt").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    os.makedirs(tmp_path / "out")
+    (tmp_path / "out" / "checkpoint.pt").write_bytes(bytes(blob))
+    with pytest.raises(UserError, match="corrupt"):
+        run_train(config, resume=True)
+
+
+def test_existing_checkpoint_needs_resume(tmp_path, cache):
+    config = write_config(tmp_path, cache)
+    os.makedirs(tmp_path / "out")
+    (tmp_path / "out" / "checkpoint.pt").write_bytes(b"x")
+    with pytest.raises(UserError, match="--resume"):
+        run_train(config)
+
+
+def test_pair_sampler():
+    # Groups 0 and 1 are videos (every 2nd frame cached), group 2 three still images.
+    groups = np.array([0] * 100 + [1] * 30 + [2] * 3)
+    frames = np.concatenate([np.arange(0, 200, 2), np.arange(0, 60, 2), np.arange(3)])
+    still = groups == 2
+    sampler = PairSampler(groups, frames, still, max_gap=10, image_prob=0.2, negative_prob=0.3)
+    z, x, negative = sampler.sample(3000, np.random.default_rng(0))
+    positive = ~negative
+    from_video = positive & ~still[z]
+    assert negative.sum() > 500 and still[z][positive].sum() > 300 and from_video.sum() > 1000
+    assert np.all(groups[z][negative] != groups[x][negative])
+    assert np.all(x[positive & still[z]] == z[positive & still[z]])
+    assert np.all(groups[x][from_video] == groups[z][from_video])
+    gaps = np.abs(frames[x] - frames[z])[from_video]
+    assert gaps.max() == 10   # the limit is reached and never passed
+
+
+def test_labels_hand_computed():
+    # 5x5 map, radius 8 px = 1 cell; target 8 px right of the centre = one cell right.
+    expected = np.array([[0, 0, 0, 0, 0],
+                         [0, 0, 0, 1, 0],
+                         [0, 0, 1, 1, 1],
+                         [0, 0, 0, 1, 0],
+                         [0, 0, 0, 0, 0]], np.float32)
+    out = labels(torch.tensor([[8.0, 0.0], [0.0, 0.0]]), 5, 8)
+    assert out.shape == (2, 1, 5, 5)
+    np.testing.assert_array_equal(out[0, 0].numpy(), expected)
+    np.testing.assert_array_equal(out[1, 0].numpy(), np.roll(expected, -1, axis=1))
+
+
+def test_labels_disc_on_the_response_map():
+    # r_pos 16 px = 2 cells: the lattice points within distance 2 of the centre are 13.
+    out = labels(torch.tensor([[16.0, -8.0]]), 17, 16)[0, 0]
+    ys, xs = np.nonzero(out.numpy())
+    assert len(ys) == 13
+    assert (xs.mean(), ys.mean()) == (10, 7)   # centre (8, 8) moved 2 cells right, 1 cell up
+
+
+def test_random_affine_reports_where_the_target_lands():
+    crops = np.zeros((6, 1, C, C), np.float32)
+    crops[:, :, C // 2 - 4:C // 2 + 5, C // 2 - 4:C // 2 + 5] = 1   # a 9x9 blob on the crop centre
+    aug = {"scale": 0.05, "aspect": 0.05, "flip": 0.5}
+    theta, centre = random_affine(6, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
+    out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, 255)[:, 0].numpy()
+    rows, cols = np.indices((255, 255)) + 0.5
+    for k in range(6):
+        mass = out[k].sum()
+        found = ((out[k] * cols).sum() / mass - 127.5, (out[k] * rows).sum() / mass - 127.5)
+        np.testing.assert_allclose(found, centre[k].numpy(), atol=0.25)
+    assert centre.abs().max() > 4   # the shift really moved the targets
+
+
+def test_balanced_loss_hand_computed():
+    bce = lambda logit, y: math.log1p(math.exp(-logit if y else logit))  # noqa: E731
+    # Item 1: one positive (logit 2) and eight negatives (logit -1): half the weight each.
+    # Item 2: a negative pair (no positives): every cell 1/9.
+    logits = torch.tensor([[[[-1, -1, -1], [-1, 2, -1], [-1, -1, -1]]],
+                           [[[0, 0, 0], [0, 0, 0], [3, 3, 3]]]], dtype=torch.float32)
+    target = torch.zeros(2, 1, 3, 3)
+    target[0, 0, 1, 1] = 1
+    first = 0.5 * bce(2, 1) + 0.5 * bce(-1, 0)
+    second = (6 * bce(0, 0) + 3 * bce(3, 0)) / 9
+    assert balanced_loss(logits, target).item() == pytest.approx((first + second) / 2, rel=1e-6)
