@@ -39,6 +39,14 @@ def test_crop_puts_the_box_at_the_centre_at_the_right_scale():
     np.testing.assert_array_equal(out, expected)
 
 
+def test_crop_into_a_given_buffer():
+    frame = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    buffer = np.zeros((32, 32, 3), np.uint8)
+    out = crop(frame, (30, 20), 50, 32, (1, 2, 3), buffer)
+    np.testing.assert_array_equal(buffer, crop(frame, (30, 20), 50, 32, (1, 2, 3)))
+    assert out is buffer or np.shares_memory(out, buffer)
+
+
 def test_large_shrink_keeps_centre_and_area():
     frame = np.zeros((1000, 1000, 3), np.uint8)
     frame[300:396, 400:600] = 255                    # 200x96 box centred on (500, 348)

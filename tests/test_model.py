@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import SiamFC, fuse_batchnorm, xcorr
+from tracker.model import SiamFC, fuse_batchnorm, xcorr, xcorr_one
 
 
 def sliding_dot(z, x):
@@ -26,6 +26,16 @@ def test_xcorr_one_exemplar_against_three_scales():
     assert out.shape == (3, 1, 5, 5)
     for b in range(3):
         torch.testing.assert_close(out[b, 0], sliding_dot(z[0], x[b]), atol=1e-5, rtol=1e-5)
+
+
+def test_xcorr_one_matches_the_definition_and_xcorr():
+    g = torch.Generator().manual_seed(2)
+    z = torch.randn(1, 4, 3, 2, generator=g)
+    x = torch.randn(3, 4, 7, 6, generator=g)
+    out = xcorr_one(z, x)
+    assert out.shape == (3, 5, 5)
+    for b in range(3):
+        torch.testing.assert_close(torch.from_numpy(out[b]), sliding_dot(z[0], x[b]), atol=1e-5, rtol=1e-5)
 
 
 def test_xcorr_pairs_each_exemplar_with_its_own_search():

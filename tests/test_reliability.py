@@ -116,8 +116,6 @@ def test_16_bit_frames_through_to_bgr8(tracker):
     assert_tracks(tracker, [to_bgr8(f.astype(np.uint16) * 257) for f in frames], box)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="tracker/siamfc.py as_bgr passes the alpha channel on to the network")
 def test_frames_with_alpha(tracker):
     frames, box = moving_square(3)
     assert_tracks(tracker, [cv2.cvtColor(f, cv2.COLOR_BGR2BGRA) for f in frames], box)
@@ -219,7 +217,6 @@ def test_killed_benchmark_resumes_to_the_same_results(tmp_path):
     assert temp_files(killed) == [], when
 
 
-@pytest.mark.xfail(strict=True, reason="tracker/benchmark.py leaves the temporary files of a killed run in --out")
 def test_rerun_clears_temporary_files_of_a_killed_run(tmp_path):
     write_sequence(tmp_path / "data", "s", 4)
     # What a kill during a save leaves: atomic_path's temporary name beside the result.

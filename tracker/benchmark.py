@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write, write_json
+from .fileio import atomic_write, remove_temporaries, write_json
 from .metrics import aggregate, eao, iou, sequence_metrics, vot_accuracy_robustness
 from .peers import TRACKERS, PeerUnavailable, make_tracker
+from .progress import Progress
 from .report import format_table, status_lines, write_report
 from .sequences import LAYOUTS, load_dataset
 
@@ -181,13 +182,6 @@ def run_jobs(jobs, workers):
         yield from pool.imap_unordered(run_job, jobs)
 
 
-def _show_progress(done, total, frames, total_frames, started):
-    rate = frames / max(time.perf_counter() - started, 1e-9)
-    eta = round((total_frames - frames) / rate)
-    print(f"\rbenchmark: {done}/{total} sequences, {rate:.0f} frames/s, ETA {eta // 60}:{eta % 60:02d}   ",
-          end="", file=sys.stderr, flush=True)
-
-
 def summarize_ope(records):
     """A tracker's results.json entry, and its success and precision curves averaged over sequences."""
     def row(metrics, fps):
@@ -238,16 +232,14 @@ def buildable(trackers, options):
 def run_all(jobs, workers):
     """Run the jobs, showing progress; returns {tracker: {sequence: error text}} for those that failed."""
     errors = {}
-    total_frames = sum(len(job[2]) for job in jobs)
     lengths = {job[2].name: len(job[2]) for job in jobs}
-    started, frames = time.perf_counter(), 0
+    progress = Progress("benchmark", sum(lengths[job[2].name] for job in jobs))
     for done, ((mode, name, seq_name), error) in enumerate(run_jobs(jobs, workers), 1):
-        frames += lengths[seq_name]
         if error:
             errors.setdefault(name, {})[seq_name if mode == "ope" else f"{seq_name} (supervised)"] = error
-        _show_progress(done, len(jobs), frames, total_frames, started)
+        progress.update(lengths[seq_name], f", {done}/{len(jobs)} runs")
     if jobs:
-        print(file=sys.stderr)
+        progress.close()
     return errors
 
 
@@ -257,6 +249,8 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
     if workers < 1:
         raise UserError(f"--workers {workers}: give 1 or more")
     _quiet_opencv()
+    if os.path.isdir(out):
+        remove_temporaries(out)  # a killed run's half-written files; finished ones were renamed
     sequences = startable(load_dataset(dataset, fmt, split, lenient))
     if not sequences:
         raise UserError(f"no sequences found in {dataset}; check the dataset path and --split")

@@ -73,12 +73,12 @@ def track(args):
     from .siamfc import SiamFCTracker
     from .video import VideoWriter, open_source
 
-    tracker = SiamFCTracker.from_files(args.config, args.weights, args.device)
     results, stopped = [], None
     with open_source(args.source) as source, contextlib.ExitStack() as outputs:
         frames = iter(source)
         first = next(frames)
         box = clip_box(select_box(first) if args.select else parse_bbox(args.bbox), first.shape)
+        tracker = SiamFCTracker.from_files(args.config, args.weights, args.device)
         interrupted = outputs.enter_context(ctrl_c_flag())
         # Both outputs are opened before tracking, so an unwritable path fails now rather than after
         # the whole video; they are kept when tracking ends or stops, and deleted if something breaks.

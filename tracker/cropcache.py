@@ -8,7 +8,6 @@ import glob
 import json
 import os
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import atomic_path
 from .geometry import context_size, crop
+from .progress import Progress
 
 EXEMPLAR, INSTANCE = 127, 255
 CROP = 271          # INSTANCE plus 8 px each side, so shifted search crops rarely need padding
@@ -76,8 +76,8 @@ def build(root, split, cache_dir, images=True, frame_stride=1, context=0.5):
         print(f"{root} not found: training on the {len(paths)} cached groups in {cache_dir}", file=sys.stderr)
         return paths
     jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root)) if images else [])
-    total = sum(job[1] for job in jobs)
-    done, start, paths = 0, time.time(), []
+    progress = Progress("crop cache", sum(job[1] for job in jobs), "targets")
+    paths = []
     for name, n, still, items in jobs:
         path = os.path.join(cache_dir, name + ".npz")
         paths.append(path)
@@ -87,11 +87,8 @@ def build(root, split, cache_dir, images=True, frame_stride=1, context=0.5):
                 crops.append(target_crop(frame, box, context))
                 frames.append(i)
             save_group(path, crops, frames, still)
-        done += n
-        rate = done / max(time.time() - start, 1e-6)
-        print(f"\rcrop cache: {done}/{total} targets, {rate:.0f}/s, ETA {(total - done) / rate:.0f}s   ",
-              end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+        progress.update(n)
+    progress.close()
     return paths
 
 

@@ -30,6 +30,14 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+def remove_temporaries(folder):
+    """Delete what a killed writer left: the temporary files atomic_path names `.<name>.*.tmp`."""
+    for base, _, names in os.walk(folder):
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                os.remove(os.path.join(base, name))
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="w"):
     """Open a temporary file for writing; it replaces `path` only if the block succeeds."""

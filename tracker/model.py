@@ -78,6 +78,23 @@ def xcorr_one(z, x):
     return out
 
 
+def fold_last_conv(backbone, z):
+    """Fold the backbone's final 1x1 conv into exemplar embedding `z` (1, C, h, w), for inference.
+
+    That conv is linear, so correlating z with (W x + b) equals correlating (W^T z) with x, plus
+    the constant sum(z * b): the search branch can stop one layer early. Returns the shortened
+    backbone, the folded kernel and the constant; a backbone ending otherwise comes back whole.
+    """
+    last = backbone[-1]
+    if not (isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1) and last.stride == (1, 1)
+            and last.groups == 1):
+        return backbone, z, 0.0
+    w = last.weight[:, :, 0, 0]
+    kernel = torch.einsum("oc,ohw->chw", w, z[0])[None].contiguous()
+    bias = 0.0 if last.bias is None else float((z[0].sum((1, 2)) * last.bias).sum())
+    return backbone[:-1], kernel, bias
+
+
 class SiamFC(nn.Module):
     def __init__(self, backbone="light", width=1.0):
         super().__init__()

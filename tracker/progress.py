@@ -4,8 +4,9 @@ import time
 
 
 class Progress:
-    def __init__(self, label, total=None, unit="frames", stream=sys.stderr):
-        self.label, self.total, self.unit, self.stream = label, total, unit, stream
+    def __init__(self, label, total=None, unit="frames", stream=None):
+        # sys.stderr is looked up now, not at import: pytest and others swap it.
+        self.label, self.total, self.unit, self.stream = label, total, unit, stream or sys.stderr
         self.done, self.start, self.shown = 0, time.time(), 0.0
 
     def rate(self):

@@ -9,7 +9,8 @@ from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, xywh_to_cxcywh
-from .model import TOTAL_STRIDE, fuse_batchnorm, xcorr_one
+from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, xcorr_one
+from .video import to_bgr8
 
 DEFAULTS = {
     "model": {"backbone": "light", "width": 1.0},
@@ -56,10 +57,6 @@ class SiamFCTracker:
         self.device = torch.device(device)
         # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
         self.net = fuse_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
-        if os.environ.get("SPD_JIT"):
-            x = torch.zeros(3, 3, 255, 255).to(memory_format=torch.channels_last)
-            with torch.no_grad():
-                self.net.backbone = torch.jit.freeze(torch.jit.trace(self.net.backbone, x))
         p = self.p
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
@@ -67,7 +64,6 @@ class SiamFCTracker:
         self.up_size = p["response_up"] * (self.response_size() - 1) + 1
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
         self.window = hann / hann.sum()
-        self.out_bias = self.net.out_bias.item()
         self.response = None
         # Every frame's search crops are warped into this one buffer.
         self.crops = np.empty((n, p["instance_size"], p["instance_size"], 3), np.uint8)
@@ -88,13 +84,12 @@ class SiamFCTracker:
             x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
             return self.net(z, x).shape[-1]
 
-    def embed(self, crops):
-        """Embeddings of a stack of HWC crops; seen as NCHW they are channels_last without a copy."""
-        with torch.inference_mode():
-            return self.net.embed(torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float())
+    def as_input(self, crops):
+        """A stack of HWC uint8 crops as network input: seen as NCHW they are channels_last, no copy."""
+        return torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float()
 
     def init(self, frame, box):
-        frame = as_bgr(frame)
+        frame = to_bgr8(frame)
         box = check_box(box, frame.shape)
         cx, cy, w, h = xywh_to_cxcywh(box)
         self.center = np.array([cx, cy])
@@ -104,17 +99,22 @@ class SiamFCTracker:
         self.x_side = self.z_side * self.p["instance_size"] / self.p["exemplar_size"]
         self.first_x_side = self.x_side
         z = crop(frame, self.center, self.z_side, self.p["exemplar_size"], cv2.mean(frame)[:3])
-        self.kernel = self.embed(z[None])
+        with torch.inference_mode():
+            z = self.net.embed(self.as_input(z[None]))
+            self.search_net, self.kernel, bias = fold_last_conv(self.net.backbone, z)
+        self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
         return box
 
     def update(self, frame):
-        frame = as_bgr(frame)
+        frame = to_bgr8(frame)
         p = self.p
         fill = cv2.mean(frame)[:3]
         for s, out in zip(self.scale_factors, self.crops):
             crop(frame, self.center, self.x_side * s, p["instance_size"], fill, out)
-        maps = xcorr_one(self.kernel, self.embed(self.crops)) * self.net.out_scale + self.out_bias
+        with torch.inference_mode():
+            maps = xcorr_one(self.kernel, self.search_net(self.as_input(self.crops)))
+        maps = maps * self.net.out_scale + self.out_bias
         i = int(np.argmax(maps.reshape(len(maps), -1).max(1) * self.scale_weights))
         peak = float(maps[i].max())
         # Upsampling only the winning scale: the scale choice uses the coarse peaks.
@@ -147,6 +147,3 @@ class SiamFCTracker:
             box, score = self.update(frame)
             yield box, score, self.lost
 
-
-def as_bgr(frame):
-    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame

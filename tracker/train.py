@@ -23,6 +23,7 @@ from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .fileio import atomic_path, atomic_write
 from .model import TOTAL_STRIDE, SiamFC
+from .progress import Progress
 
 DEFAULTS = {
     "model": {"backbone": "light", "width": 1.0},
@@ -204,6 +205,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
 
     steps = t["pairs_per_epoch"] // t["batch_size"]
     started = time.time()
+    progress = Progress("training", (t["epochs"] - start_epoch) * steps * t["batch_size"], "pairs", log)
     for epoch in range(start_epoch, t["epochs"]):
         for group in opt.param_groups:
             group["lr"] = t["lr"] * gamma ** epoch
@@ -228,13 +230,9 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             loss.backward()
             opt.step()
             total += loss.item()
-            rate = (step + 1) * t["batch_size"] / (time.time() - t0)
-            left = (steps - step - 1) * t["batch_size"] / rate + (t["epochs"] - epoch - 1) * steps * t["batch_size"] / rate
-            print(f"\repoch {epoch + 1}/{t['epochs']} step {step + 1}/{steps} loss {total / (step + 1):.4f} "
-                  f"{rate:.0f} pairs/s ETA {left / 60:.1f} min   ", end="", file=log, flush=True)
+            progress.update(t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}")
         history.append(total / steps)
-        rates.append(rate)
-        print(file=log)
+        rates.append(steps * t["batch_size"] / (time.time() - t0))
         save_checkpoint(ckpt_path, {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
                                     "history": history, "rates": rates, "config": cfg})
         plot_loss(os.path.join(out, "loss.png"), history)
@@ -245,5 +243,6 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
                 "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
                 "device": str(device), "seconds_this_run": round(time.time() - started, 1)}
         weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
+    progress.close()
     print(f"wrote {os.path.join(out, 'weights.pt')}", file=log)
     return {"loss": history, "pairs_per_second": rates}

@@ -149,7 +149,13 @@ def _open_folder(folder):
 
 
 def _open_camera(index):
-    capture = cv2.VideoCapture(index)
+    # OpenCV prints its own warnings for a missing camera; ours is the one line the user needs.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        capture = cv2.VideoCapture(index)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not capture.isOpened():
         raise UserError(f"cannot open camera {index}; check that it is connected and free, or give a video file")
 
