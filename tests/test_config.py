@@ -3,7 +3,7 @@ import os
 import pytest
 
 from tracker import siamfc, train
-from tracker.config import load_config
+from tracker.config import CONFIG_DIR, load_config
 from tracker.errors import UserError
 
 DEFAULTS = siamfc.DEFAULTS
@@ -76,9 +76,9 @@ def test_empty_file_gives_the_defaults(tmp_path):
     assert load_text(tmp_path, "") == DEFAULTS
 
 
-@pytest.mark.parametrize("name, defaults, backbone", [("siamfc.yaml", siamfc.DEFAULTS, "light"),
-                                                      ("siamfc_alexnet.yaml", siamfc.DEFAULTS, "alexnet"),
-                                                      ("train.yaml", train.DEFAULTS, "light")])
-def test_shipped_configs_load(name, defaults, backbone):
-    cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", name), defaults)
-    assert cfg["model"]["backbone"] == backbone
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(CONFIG_DIR) if n.endswith(".yaml")))
+def test_shipped_configs_load(name):
+    defaults = train.DEFAULTS if name.startswith("train") else siamfc.DEFAULTS
+    cfg = load_config(os.path.join(CONFIG_DIR, name), defaults)
+    # Files are named for the backbone they use when it is not the default one.
+    assert cfg["model"]["backbone"] == ("alexnet" if "alexnet" in name else "light")

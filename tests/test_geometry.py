@@ -58,6 +58,19 @@ def test_large_shrink_keeps_centre_and_area():
     assert (out * rows).sum() / out.sum() == pytest.approx(50, abs=0.25)
 
 
+def test_large_shrink_at_the_frame_edge():
+    frame = np.zeros((1000, 1000, 3), np.uint8)
+    frame[300:396, 0:200] = 255                     # 200x96 box on the left edge, centred on (100, 348)
+    out = crop(frame, (100, 348), 800, 100, (9, 9, 9))
+    # Scale 1/8: source x < 0 lands left of output x = 50 - 100 / 8 = 37.5.
+    assert np.all(out[:, :37] == 9)
+    white = out[..., 0].astype(np.float64) * (out[..., 0] != 9) / 255
+    assert white.sum() == pytest.approx(25 * 12, rel=0.01)
+    rows, cols = np.indices(white.shape) + 0.5
+    assert (white * cols).sum() / white.sum() == pytest.approx(50, abs=0.25)
+    assert (white * rows).sum() / white.sum() == pytest.approx(50, abs=0.25)
+
+
 def test_outside_the_frame_takes_the_fill_colour():
     frame = np.full((50, 50, 3), 100, np.uint8)
     out = crop(frame, (0, 0), 50, 50, (1, 2, 3))

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import SiamFC, fuse_batchnorm, xcorr, xcorr_one
+from tracker.model import SiamFC, fold_last_conv, fuse_batchnorm, xcorr, xcorr_one
 
 
 def sliding_dot(z, x):
@@ -82,3 +82,24 @@ def test_fuse_batchnorm_keeps_outputs(backbone):
     scale = ref_embed.abs().max()
     torch.testing.assert_close(got_embed / scale, ref_embed / scale, atol=1e-4, rtol=0)
     torch.testing.assert_close(got / ref.abs().max(), ref / ref.abs().max(), atol=1e-4, rtol=0)
+
+
+def test_fold_last_conv_keeps_the_response():
+    torch.manual_seed(0)
+    net = SiamFC("light", width=0.5).eval()
+    with torch.no_grad():
+        net.backbone[-1].bias.uniform_(-1, 1)   # a zero bias would hide a wrong constant
+    z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
+    with torch.inference_mode():
+        ref = xcorr(net.embed(z), net.embed(x))[:, 0]
+        short, kernel, bias = fold_last_conv(net.backbone, net.embed(z))
+        got = torch.from_numpy(xcorr_one(kernel, short(x))) + bias
+    assert len(short) == len(net.backbone) - 1
+    torch.testing.assert_close(got / ref.abs().max(), ref / ref.abs().max(), atol=1e-5, rtol=0)
+
+
+def test_fold_last_conv_leaves_other_backbones_whole():
+    net = SiamFC("alexnet", width=0.25)
+    z = torch.rand(1, 64, 6, 6)
+    short, kernel, bias = fold_last_conv(net.backbone, z)
+    assert short is net.backbone and kernel is z and bias == 0

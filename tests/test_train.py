@@ -17,32 +17,52 @@ from tracker.errors import UserError
 from tracker.train import PairSampler, balanced_loss, labels, load_checkpoint, random_affine, train, warp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-C = cropcache.CROP
 
 
-def textured_crop(rng, shift=0):
-    """Noise with a coarse random texture square at the centre: what the cache holds for one target."""
-    img = rng.integers(0, 256, (C, C, 3), dtype=np.uint8)
-    square = cv2.resize(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), (64, 64), interpolation=cv2.INTER_NEAREST)
-    a = C // 2 - 32 + shift
-    img[a:a + 64, a:a + 64] = square
+def frame_with(rng, texture, box):
+    """Noise with `texture` stretched over `box`: a target easy to tell from its background."""
+    img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    x, y, w, h = box
+    img[y:y + h, x:x + w] = cv2.resize(texture, (w, h), interpolation=cv2.INTER_NEAREST)
     return img
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cache")
+    """A crop cache built from a tiny dataset: one 5-frame video and a set of two still images.
+
+    Built through cropcache.build, as training does, so the cache lies where training looks for it.
+    """
+    data, cache = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("cache")
     rng = np.random.default_rng(0)
-    cropcache.save_group(str(folder / "video.npz"), [textured_crop(rng, k) for k in range(5)], range(5), False)
-    cropcache.save_group(str(folder / "images_still.npz"), [textured_crop(rng) for _ in range(2)], [0, 1], True)
-    return folder
+    texture = lambda: rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)  # noqa: E731
+    seq = data / "sequences" / "square"
+    os.makedirs(seq)
+    boxes = [(40 + 4 * i, 30 + 2 * i, 40, 32) for i in range(5)]
+    target = texture()
+    writer = cv2.VideoWriter(str(seq / "frames.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for box in boxes:
+        writer.write(frame_with(rng, target, box))
+    writer.release()
+    (seq / "groundtruth.txt").write_text("".join(",".join(map(str, b)) + "\n" for b in boxes))
+    (data / "train.txt").write_text("square\n")
+    stills = data / "images" / "stills"
+    os.makedirs(stills)
+    for k in range(2):
+        cv2.imwrite(str(stills / f"{k}.jpg"), frame_with(rng, texture(), (50, 40, 48, 36)))
+    (stills / "annotations.json").write_text(json.dumps(
+        [{"file": f"{k}.jpg", "size": [160, 120], "boxes": [[50, 40, 48, 36]]} for k in range(2)]))
+    paths = cropcache.build(str(data), str(data / "train.txt"), str(cache))
+    assert len(paths) == 2
+    return cache
 
 
-def write_config(folder, cache, epochs=2):
+def write_config(folder, cache):
     """A tiny run: 2 epochs of 32 pairs on the synthetic cache, the data folder absent."""
     cfg = {"model": {"backbone": "light", "width": 0.25},
            "data": {"root": str(folder / "no_data"), "cache": str(cache)},
-           "train": {"epochs": epochs, "pairs_per_epoch": 32, "batch_size": 8, "threads": 1},
+           "train": {"epochs": 2, "pairs_per_epoch": 32, "batch_size": 8, "threads": 1,
+                     "lr_end": 0.005},   # the second epoch must still learn, or resuming it proves little
            "out": str(folder / "out")}
     os.makedirs(folder, exist_ok=True)
     path = folder / "train.yaml"
@@ -157,6 +177,7 @@ def test_labels_disc_on_the_response_map():
 
 
 def test_random_affine_reports_where_the_target_lands():
+    C = cropcache.CROP
     crops = np.zeros((6, 1, C, C), np.float32)
     crops[:, :, C // 2 - 4:C // 2 + 5, C // 2 - 4:C // 2 + 5] = 1   # a 9x9 blob on the crop centre
     aug = {"scale": 0.05, "aspect": 0.05, "flip": 0.5}

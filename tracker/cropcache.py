@@ -6,6 +6,7 @@ resumes at the first missing file.
 """
 import glob
 import json
+import math
 import os
 import sys
 
@@ -28,8 +29,8 @@ def target_crop(frame, box, context):
     return crop(frame, (x + w / 2, y + h / 2), side, CROP, cv2.mean(frame)[:3])
 
 
-def save_group(path, crops, frames, still):
-    encoded = [cv2.imencode(".jpg", c, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].ravel() for c in crops]
+def save_group(path, crops, frames, still, quality=90):
+    encoded = [cv2.imencode(".jpg", c, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].ravel() for c in crops]
     offsets = np.cumsum([0] + [len(e) for e in encoded])
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
@@ -45,17 +46,20 @@ def sequence_jobs(root, split, frame_stride):
     # Imported here so that training from a built cache needs no video decoder (PyAV).
     from .sequences import load_dataset
     for seq in load_dataset(root, "video", split):
-        keep = [i for i, b in enumerate(seq.boxes) if usable(b) and i % frame_stride == 0]
+        keep = [i for i, b in enumerate(seq.boxes) if usable(b)][::frame_stride]
         yield seq.name, len(keep), False, lambda seq=seq, keep=set(keep): (
             (i, f, seq.boxes[i]) for i, f in enumerate(seq.frames()) if i in keep)
 
 
-def image_jobs(root):
+def image_jobs(root, max_set_boxes):
     for ann in sorted(glob.glob(os.path.join(root, "images", "*", "annotations.json"))):
         folder = os.path.dirname(ann)
         with open(ann) as f:
             records = json.load(f)
         items = [(os.path.join(folder, r["file"]), b) for r in records for b in r["boxes"] if usable(b)]
+        if max_set_boxes and len(items) > max_set_boxes:
+            # One big set (thousands of small fish) would otherwise outweigh all the others.
+            items = items[::math.ceil(len(items) / max_set_boxes)]
 
         def crops(items=items):
             for k, (path, box) in enumerate(items):
@@ -64,18 +68,21 @@ def image_jobs(root):
         yield "images_" + os.path.basename(folder), len(items), True, crops
 
 
-def build(root, split, cache_dir, images=True, frame_stride=1, context=0.5):
-    """Fill `cache_dir` with one .npz per sequence (and per image set); returns their paths.
+def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, quality=90, context=0.5):
+    """Fill a folder of `cache_dir` named for the settings with one .npz per sequence (and per image
+    set); returns their paths. Every `frame_stride`-th usable frame of a sequence is kept, and at
+    most about `max_set_boxes` boxes of an image set (0: all).
 
     Without the data folder, a cache built earlier (or copied from elsewhere) is used as it is.
     """
+    cache_dir = os.path.join(cache_dir, f"stride{frame_stride}_boxes{max_set_boxes}_q{quality}_context{context}")
     if not os.path.isdir(root):
         paths = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
         if not paths:
             raise UserError(f"training data folder not found: {root}; set data.root in the train config")
         print(f"{root} not found: training on the {len(paths)} cached groups in {cache_dir}", file=sys.stderr)
         return paths
-    jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root)) if images else [])
+    jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root, max_set_boxes)) if images else [])
     progress = Progress("crop cache", sum(job[1] for job in jobs), "targets")
     paths = []
     for name, n, still, items in jobs:
@@ -86,7 +93,7 @@ def build(root, split, cache_dir, images=True, frame_stride=1, context=0.5):
             for i, frame, box in items():
                 crops.append(target_crop(frame, box, context))
                 frames.append(i)
-            save_group(path, crops, frames, still)
+            save_group(path, crops, frames, still, quality)
         progress.update(n)
     progress.close()
     return paths

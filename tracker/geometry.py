@@ -32,18 +32,43 @@ def crop_matrix(center, side, out_size):
     return np.array([[s, 0, tx], [0, s, ty]], dtype=np.float64)
 
 
-def crop(frame, center, side, out_size, fill, out=None):
-    """Square crop resampled straight to network size; parts outside the frame take `fill`.
+def shrink_around(frame, center, side, out_size):
+    """The frame around a square crop, area-averaged down so that the crop then shrinks at most 2x
+    to `out_size` (a bilinear warp aliases beyond that), with the crop's centre and side in its pixels.
 
-    `out`, an out_size x out_size uint8 array like the frame's pixels, receives the crop if given.
+    A crop that needs no shrinking comes back as it is. Only the crop's neighbourhood is shrunk:
+    on a large frame, shrinking it all would cost more than the network.
     """
     center = np.asarray(center, dtype=np.float64)
-    if side > 2 * out_size:
-        # A bilinear warp aliases when shrinking a lot; shrink by area averaging first.
-        f = 2 * out_size / side
-        small = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        fx, fy = small.shape[1] / frame.shape[1], small.shape[0] / frame.shape[0]
-        frame, center, side = small, center * (fx, fy), side * (fx + fy) / 2
+    if side <= 2 * out_size:
+        return frame, center, side
+    # Two pixels of the shrunk image beyond the square: as far as the bilinear taps can reach.
+    margin = side / out_size + 1
+    x0, y0 = np.maximum(np.floor(center - side / 2 - margin), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(center + side / 2 + margin), frame.shape[1::-1]).astype(int)
+    if x1 <= x0 or y1 <= y0:
+        return frame, center, side  # the crop misses the frame: all of it takes the fill colour
+    roi = frame[y0:y1, x0:x1]
+    f = 2 * out_size / side
+    size = np.maximum(np.round(np.array(roi.shape[1::-1]) * f), 1).astype(int)
+    small = cv2.resize(roi, tuple(size.tolist()), interpolation=cv2.INTER_AREA)
+    fx, fy = size / roi.shape[1::-1]
+    return small, (center - (x0, y0)) * (fx, fy), side * (fx + fy) / 2
+
+
+def warp_square(frame, center, side, out_size, fill, out=None):
+    """The square of `side` px centred on `center`, resampled bilinearly to `out_size` px; parts
+    outside the frame take `fill`. `out`, an out_size x out_size uint8 array with the frame's
+    channels, receives it if given."""
     m = crop_matrix(center, side, out_size)
     return cv2.warpAffine(frame, m, (out_size, out_size), out, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in fill))
+
+
+def crop(frame, center, side, out_size, fill, out=None):
+    """Square crop resampled straight to network size; parts outside the frame take `fill`.
+
+    `out`, an out_size x out_size uint8 array with the frame's channels, receives the crop if given.
+    """
+    frame, center, side = shrink_around(frame, center, side, out_size)
+    return warp_square(frame, center, side, out_size, fill, out)

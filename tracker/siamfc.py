@@ -8,7 +8,7 @@ import torch
 from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
-from .geometry import context_size, crop, cxcywh_to_xywh, xywh_to_cxcywh
+from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
 from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, xcorr_one
 from .video import to_bgr8
 
@@ -108,13 +108,30 @@ class SiamFCTracker:
 
     def update(self, frame):
         frame = to_bgr8(frame)
-        p = self.p
+        self.search_crops(frame)
+        return self.locate(self.score_maps(), frame.shape)
+
+    # update()'s three steps, apart so that benchmarks/speed.py can time each.
+
+    def search_crops(self, frame):
+        """Warp the search region at every scale into self.crops."""
+        size = self.p["instance_size"]
+        sides = self.x_side * self.scale_factors
+        # One shrink serves every scale: after the largest's, none shrinks more than 2x.
+        region, center, side = shrink_around(frame, self.center, sides.max(), size)
         fill = cv2.mean(frame)[:3]
-        for s, out in zip(self.scale_factors, self.crops):
-            crop(frame, self.center, self.x_side * s, p["instance_size"], fill, out)
+        for s, out in zip(sides * (side / sides.max()), self.crops):
+            warp_square(region, center, s, size, fill, out)
+
+    def score_maps(self):
+        """The response logits of the search crops, one map per scale."""
         with torch.inference_mode():
             maps = xcorr_one(self.kernel, self.search_net(self.as_input(self.crops)))
-        maps = maps * self.net.out_scale + self.out_bias
+        return maps * self.net.out_scale + self.out_bias
+
+    def locate(self, maps, frame_shape):
+        """Move the target to the best response, damping the scale change; returns (box, score)."""
+        p = self.p
         i = int(np.argmax(maps.reshape(len(maps), -1).max(1) * self.scale_weights))
         peak = float(maps[i].max())
         # Upsampling only the winning scale: the scale choice uses the coarse peaks.
@@ -126,7 +143,7 @@ class SiamFCTracker:
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         scale = self.scale_factors[i]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
-        h, w = frame.shape[:2]
+        h, w = frame_shape[:2]
         self.center = np.clip(self.center, 0, [w, h])
 
         step = (1 - p["scale_lr"]) + p["scale_lr"] * scale

@@ -32,7 +32,9 @@ DEFAULTS = {
         "split": "train.txt",        # relative to data.root
         "images": True,
         "cache": "cache/crops",
-        "frame_stride": 1,
+        "frame_stride": 1,           # every n-th annotated frame of a sequence
+        "max_set_boxes": 0,          # cap on the boxes taken from one still-image set (0: all)
+        "jpeg_quality": 90,          # of the cached crops
         "max_gap": 100,              # frames between exemplar and search
         "image_prob": 0.2,           # share of pairs from still images
         "negative_prob": 0.1,        # share of pairs whose search crop shows another target
@@ -182,7 +184,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
     device = torch.device(device)
 
     paths = cropcache.build(d["root"], os.path.join(d["root"], d["split"]), d["cache"], d["images"],
-                            d["frame_stride"])
+                            d["frame_stride"], d["max_set_boxes"], d["jpeg_quality"])
     crops, groups, frames, still = cropcache.load(paths)
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups",
           file=log)

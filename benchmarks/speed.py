@@ -1,0 +1,224 @@
+"""How fast our tracker runs beside OpenCV's on this machine: frames per second of update() alone.
+
+Up to --frames frames of each sequence, from the first one where the target is visible, are decoded
+before any timing; on each sequence the trackers take turns, so a busy machine slows them alike.
+Our default tracker also gets a per-frame breakdown into update()'s three steps, the network's FLOPs
+per frame, and this machine's fp32 matrix-multiply rate, the ceiling those FLOPs could run at.
+The markdown table goes to stdout and to --out.
+
+    python benchmarks/speed.py [--sequences dev] [--frames 150] [--threads 1,2] [--out benchmarks/speed.md]
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import datetime
+from itertools import islice
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tracker.benchmark import first_visible, startable  # noqa: E402
+from tracker.config import CONFIG_DIR  # noqa: E402
+from tracker.errors import UserError  # noqa: E402
+from tracker.fileio import atomic_write  # noqa: E402
+from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker  # noqa: E402
+from tracker.progress import Progress  # noqa: E402
+from tracker.sequences import load_dataset  # noqa: E402
+
+ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
+STEPS = {"search_crops": "search crops (shrink, warp every scale)",
+         "score_maps": "network (every scale) and correlation",
+         "locate": "locate (upsample, window, move)"}
+
+
+class Entry:
+    """One column of the table: a tracker, the torch threads it runs with, how many sequences it gets."""
+
+    def __init__(self, label, tracker, threads, limit=None):
+        self.label, self.tracker, self.threads, self.limit = label, tracker, threads, limit
+        self.fps = {}  # sequence name -> fps
+
+    def runs_on(self, i):
+        return self.limit is None or i < self.limit
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or "unknown CPU"
+
+
+def matmul_gflops(n=2048, repeats=5):
+    """fp32 torch.mm rate with the current torch threads, best of `repeats`: what the CPU can do at most."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _seconds(fn):
+    tic = time.perf_counter()
+    fn()
+    return time.perf_counter() - tic
+
+
+def network_gflop(tracker):
+    """FLOPs of the network step of one update (multiply and add counted apart), as torch counts them."""
+    with FlopCounterMode(display=False) as counter:
+        tracker.score_maps()
+    return counter.get_total_flops() / 1e9
+
+
+def timed_run(tracker, frames, box, progress):
+    """fps of update() alone over frames[1:], after init on frames[0]."""
+    tracker.init(frames[0], box)
+    total = 0.0
+    for frame in frames[1:]:
+        total += _seconds(lambda: tracker.update(frame))
+        progress.update()
+    return (len(frames) - 1) / total
+
+
+def step_times(tracker, frames, box):
+    """Seconds of each of update()'s steps, per frame: {step: [s, ...]}."""
+    tracker.init(frames[0], box)
+    times = {step: [] for step in STEPS}
+    for frame in frames[1:]:
+        tic = time.perf_counter()
+        tracker.search_crops(frame)
+        crops = time.perf_counter()
+        maps = tracker.score_maps()
+        network = time.perf_counter()
+        tracker.locate(maps, frame.shape)
+        done = time.perf_counter()
+        for step, seconds in zip(STEPS, (crops - tic, network - crops, done - network)):
+            times[step].append(seconds)
+    return times
+
+
+def make_entries(args):
+    """The table's columns, the ones of them that are our default tracker, and why any tracker is skipped."""
+    ours = []
+    for t in [int(t) for t in args.threads.split(",")] if args.threads else [None]:
+        tracker = make_tracker("siamfc")  # sets the config's thread count, if it names one
+        ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker, t or torch.get_num_threads()))
+    entries = list(ours)
+    if args.accurate:
+        accurate = make_tracker("siamfc", config=ACCURATE_CONFIG)
+        entries.append(Entry("siamfc-alexnet", accurate, torch.get_num_threads(), limit=args.accurate))
+    skipped = []
+    for name in args.peers.split(",") if args.peers else []:
+        try:
+            entries.append(Entry(name, make_tracker(name, peer_models=args.peer_models), ours[0].threads))
+        except PeerUnavailable as e:
+            skipped.append(f"{name}: {e}")
+            print(f"speed: skipping {name}: {e}", file=sys.stderr)
+    return entries, ours, skipped
+
+
+def measure(args):
+    """Time every tracker on every sequence, and our tracker's steps; fills the entries' fps."""
+    # OpenCV's DNN warns on every Nano/Vit tracker it builds that it ignores the compute target.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    sequences = startable(load_dataset(args.data, "auto", args.sequences))
+    entries, ours, skipped = make_entries(args)
+    lengths = [min(len(s) - first_visible(s), args.frames) for s in sequences]
+    progress = Progress("speed", sum((n - 1) * sum(e.runs_on(i) for e in entries) for i, n in enumerate(lengths)))
+    steps = {e.label: {step: [] for step in STEPS} for e in ours}
+    sizes = {}
+    for i, (seq, n) in enumerate(zip(sequences, lengths)):
+        start = first_visible(seq)
+        frames = list(islice(seq.frames(), start, start + n))
+        sizes[seq.name] = (frames[0].shape[1], frames[0].shape[0], len(frames))
+        for entry in entries:
+            if entry.runs_on(i):
+                torch.set_num_threads(entry.threads)
+                entry.fps[seq.name] = timed_run(entry.tracker, frames, seq.boxes[start], progress)
+        # After the timed runs, so that the breakdown cannot slow them.
+        for entry in ours:
+            torch.set_num_threads(entry.threads)
+            for step, seconds in step_times(entry.tracker, frames, seq.boxes[start]).items():
+                steps[entry.label][step] += seconds
+    progress.close()
+    machine = {}
+    for entry in ours:
+        torch.set_num_threads(entry.threads)
+        machine[entry.label] = (torch.get_num_threads(), network_gflop(entry.tracker), matmul_gflops())
+    return entries, skipped, sizes, steps, machine
+
+
+def fps_table(entries, sizes):
+    head = ["sequence", "size", "frames"] + [e.label for e in entries]
+    rows = [[name, f"{w}x{h}", str(n)] + [f"{e.fps[name]:.1f}" if name in e.fps else "" for e in entries]
+            for name, (w, h, n) in sizes.items()]
+    for label, stat in (("median", np.median), ("min", np.min)):
+        rows.append([f"**{label}**", "", ""] + [f"**{stat(list(e.fps.values())):.1f}**" for e in entries])
+    return markdown(head, rows)
+
+
+def steps_table(steps, machine):
+    labels = list(steps)
+    ms = {label: {step: 1000 * np.median(t) for step, t in steps[label].items()} for label in labels}
+    rows = [[text] + [f"{ms[label][step]:.2f}" for label in labels] for step, text in STEPS.items()]
+    rows.append(["**sum of the steps**"] + [f"**{sum(ms[label].values()):.2f}**" for label in labels])
+    rows.append(["torch threads"] + [str(machine[label][0]) for label in labels])
+    rows.append(["network GFLOP per frame"] + [f"{machine[label][1]:.3f}" for label in labels])
+    rows.append(["network GFLOP/s achieved"] + [f"{machine[label][1] / ms[label]['score_maps'] * 1000:.1f}"
+                                               for label in labels])
+    rows.append(["torch.mm 2048x2048 fp32 GFLOP/s"] + [f"{machine[label][2]:.1f}" for label in labels])
+    rows.append(["achieved / torch.mm"] + [f"{machine[label][1] / ms[label]['score_maps'] * 1000 / machine[label][2]:.0%}"
+                                           for label in labels])
+    return markdown(["per frame, median ms"] + labels, rows)
+
+
+def markdown(head, rows):
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def report(args, entries, skipped, sizes, steps, machine):
+    notes = [f"{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
+             f"torch {torch.__version__}, OpenCV {cv2.__version__}.",
+             f"fps of update() alone, over up to {args.frames} frames of each sequence decoded beforehand; "
+             "the trackers took turns on each sequence."]
+    notes += [f"{e.label} ran on the first {e.limit} sequences only." for e in entries if e.limit]
+    notes += [f"Skipped {line}" for line in skipped]
+    return "\n\n".join(["# Tracking speed", " ".join(notes[:2]), *notes[2:], fps_table(entries, sizes),
+                         "## Our tracker, step by step", steps_table(steps, machine)]) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)")
+    parser.add_argument("--sequences", default="dev", help="split file or name in the dataset folder (default dev)")
+    parser.add_argument("--frames", type=int, default=150, help="most frames timed per sequence (default 150)")
+    parser.add_argument("--threads", help="torch thread counts to run our tracker with, e.g. 1,2 "
+                                          "(default: as its config says)")
+    parser.add_argument("--accurate", type=int, default=2,
+                        help="sequences to run the accurate alexnet config on, it runs at a few fps (default 2)")
+    parser.add_argument("--peers", default="csrt,nano,vit", help="OpenCV trackers to time (default csrt,nano,vit)")
+    parser.add_argument("--peer-models", default=DEFAULT_PEER_MODELS, help="folder of the Nano and Vit model files")
+    parser.add_argument("--out", default=os.path.join("benchmarks", "speed.md"), help="markdown file to write")
+    args = parser.parse_args(argv)
+    if args.frames < 2:
+        raise UserError(f"--frames {args.frames}: give at least 2, the first one only starts the tracker")
+    text = report(args, *measure(args))
+    with atomic_write(args.out) as f:
+        f.write(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except UserError as e:
+        sys.exit(f"error: {e}")
