@@ -53,8 +53,8 @@ def run(tracker, frames, box):
 
 def test_follows_a_moving_growing_object(tracker):
     frames, truth = moving_object(60)
-    boxes = run(tracker, frames, truth[0])
-    assert iou(boxes, truth)[1:].mean() > 0.7
+    overlaps = iou(run(tracker, frames, truth[0]), truth)
+    assert overlaps[1:].mean() > 0.7, f"IoU per frame: {np.round(overlaps, 2).tolist()}"
 
 
 def test_grayscale_frames(tracker):

@@ -100,16 +100,17 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, cache, run_a):
     config = write_config(tmp_path, cache)
     ckpt = tmp_path / "out" / "checkpoint.pt"
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from tracker.train import train; train(sys.argv[1])",
-                             config], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.005)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert ckpt.exists(), "the training subprocess wrote no checkpoint"
+    with open(tmp_path / "log.txt", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; from tracker.train import train; train(sys.argv[1])",
+                                 config], cwd=ROOT, env=env, stderr=log)
+        try:
+            deadline = time.time() + 120
+            while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.005)
+        finally:
+            proc.kill()   # SIGKILL: no chance to clean up, as when a machine dies
+            proc.wait()
+    assert ckpt.exists(), f"the training subprocess wrote no checkpoint: {(tmp_path / 'log.txt').read_text()[-2000:]}"
     assert load_checkpoint(str(ckpt))["epoch"] == 1, "the kill came too late to interrupt the run"
 
     resumed = run_train(config, resume=True)

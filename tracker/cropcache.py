@@ -79,7 +79,8 @@ def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, 
     if not os.path.isdir(root):
         paths = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
         if not paths:
-            raise UserError(f"training data folder not found: {root}; set data.root in the train config")
+            raise UserError(f"training data folder not found: {root}, and no cached crops in {cache_dir}; "
+                            "set data.root in the train config")
         print(f"{root} not found: training on the {len(paths)} cached groups in {cache_dir}", file=sys.stderr)
         return paths
     jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root, max_set_boxes)) if images else [])
