@@ -26,26 +26,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tracker.benchmark import first_visible, startable  # noqa: E402
 from tracker.config import CONFIG_DIR  # noqa: E402
 from tracker.errors import UserError  # noqa: E402
-from tracker.fileio import atomic_write  # noqa: E402
+from tracker.fileio import write_text  # noqa: E402
 from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
 from tracker.sequences import load_dataset  # noqa: E402
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
+FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
 STEPS = {"search_crops": "search crops (shrink, warp every scale)",
          "score_maps": "network (every scale) and correlation",
          "locate": "locate (upsample, window, move)"}
 
 
 class Entry:
-    """One column of the table: a tracker, the torch threads it runs with, how many sequences it gets."""
+    """One column of the table: a tracker, the torch threads it runs with (None: not a torch tracker),
+    and how many sequences it gets (None: all)."""
 
-    def __init__(self, label, tracker, threads, limit=None):
+    def __init__(self, label, tracker, threads=None, limit=None):
         self.label, self.tracker, self.threads, self.limit = label, tracker, threads, limit
         self.fps = {}  # sequence name -> fps
 
     def runs_on(self, i):
         return self.limit is None or i < self.limit
+
+    def start(self):
+        if self.threads:
+            torch.set_num_threads(self.threads)
 
 
 def cpu_model():
@@ -72,7 +78,8 @@ def _seconds(fn):
 
 
 def network_gflop(tracker):
-    """FLOPs of the network step of one update (multiply and add counted apart), as torch counts them."""
+    """GFLOP of the network step of one update, multiply and add counted apart, as torch counts them
+    (the correlation's final shift-and-add, in numpy, is left out: 0.06 MFLOP)."""
     with FlopCounterMode(display=False) as counter:
         tracker.score_maps()
     return counter.get_total_flops() / 1e9
@@ -108,17 +115,18 @@ def step_times(tracker, frames, box):
 def make_entries(args):
     """The table's columns, the ones of them that are our default tracker, and why any tracker is skipped."""
     ours = []
-    for t in [int(t) for t in args.threads.split(",")] if args.threads else [None]:
+    for t in args.threads or [None]:
         tracker = make_tracker("siamfc")  # sets the config's thread count, if it names one
         ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker, t or torch.get_num_threads()))
-    entries = list(ours)
+    entries = ours + [Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG), 1)]
     if args.accurate:
+        # The alexnet config leaves torch its default of one thread per core.
         accurate = make_tracker("siamfc", config=ACCURATE_CONFIG)
-        entries.append(Entry("siamfc-alexnet", accurate, torch.get_num_threads(), limit=args.accurate))
+        entries.append(Entry("siamfc-alexnet", accurate, os.cpu_count(), args.accurate))
     skipped = []
     for name in args.peers.split(",") if args.peers else []:
         try:
-            entries.append(Entry(name, make_tracker(name, peer_models=args.peer_models), ours[0].threads))
+            entries.append(Entry(name, make_tracker(name, peer_models=args.peer_models)))
         except PeerUnavailable as e:
             skipped.append(f"{name}: {e}")
             print(f"speed: skipping {name}: {e}", file=sys.stderr)
@@ -141,17 +149,17 @@ def measure(args):
         sizes[seq.name] = (frames[0].shape[1], frames[0].shape[0], len(frames))
         for entry in entries:
             if entry.runs_on(i):
-                torch.set_num_threads(entry.threads)
+                entry.start()
                 entry.fps[seq.name] = timed_run(entry.tracker, frames, seq.boxes[start], progress)
         # After the timed runs, so that the breakdown cannot slow them.
         for entry in ours:
-            torch.set_num_threads(entry.threads)
+            entry.start()
             for step, seconds in step_times(entry.tracker, frames, seq.boxes[start]).items():
                 steps[entry.label][step] += seconds
     progress.close()
     machine = {}
     for entry in ours:
-        torch.set_num_threads(entry.threads)
+        entry.start()
         machine[entry.label] = (torch.get_num_threads(), network_gflop(entry.tracker), matmul_gflops())
     return entries, skipped, sizes, steps, machine
 
@@ -166,18 +174,19 @@ def fps_table(entries, sizes):
 
 
 def steps_table(steps, machine):
-    labels = list(steps)
-    ms = {label: {step: 1000 * np.median(t) for step, t in steps[label].items()} for label in labels}
-    rows = [[text] + [f"{ms[label][step]:.2f}" for label in labels] for step, text in STEPS.items()]
-    rows.append(["**sum of the steps**"] + [f"**{sum(ms[label].values()):.2f}**" for label in labels])
-    rows.append(["torch threads"] + [str(machine[label][0]) for label in labels])
-    rows.append(["network GFLOP per frame"] + [f"{machine[label][1]:.3f}" for label in labels])
-    rows.append(["network GFLOP/s achieved"] + [f"{machine[label][1] / ms[label]['score_maps'] * 1000:.1f}"
-                                               for label in labels])
-    rows.append(["torch.mm 2048x2048 fp32 GFLOP/s"] + [f"{machine[label][2]:.1f}" for label in labels])
-    rows.append(["achieved / torch.mm"] + [f"{machine[label][1] / ms[label]['score_maps'] * 1000 / machine[label][2]:.0%}"
-                                           for label in labels])
-    return markdown(["per frame, median ms"] + labels, rows)
+    columns = []
+    for label, times in steps.items():
+        ms = {step: 1000 * np.median(t) for step, t in times.items()}
+        threads, gflop, peak = machine[label]
+        achieved = gflop / ms["score_maps"] * 1000
+        columns.append([f"{ms[step]:.2f}" for step in STEPS]
+                       + [f"**{sum(ms.values()):.2f}**", str(threads), f"{gflop:.3f}", f"{achieved:.1f}",
+                          f"{peak:.1f}", f"{achieved / peak:.0%}"])
+    names = list(STEPS.values()) + ["**sum of the steps**", "torch threads", "network GFLOP per frame",
+                                    "network GFLOP/s achieved", "torch.mm 2048x2048 fp32 GFLOP/s",
+                                    "achieved / torch.mm"]
+    rows = [[name] + [column[k] for column in columns] for k, name in enumerate(names)]
+    return markdown(["per frame, median ms"] + list(steps), rows)
 
 
 def markdown(head, rows):
@@ -196,13 +205,23 @@ def report(args, entries, skipped, sizes, steps, machine):
                          "## Our tracker, step by step", steps_table(steps, machine)]) + "\n"
 
 
+def thread_counts(text):
+    try:
+        counts = [int(t) for t in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give thread counts of 1 or more separated by commas, e.g. 1,2")
+    return counts
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)")
     parser.add_argument("--sequences", default="dev", help="split file or name in the dataset folder (default dev)")
     parser.add_argument("--frames", type=int, default=150, help="most frames timed per sequence (default 150)")
-    parser.add_argument("--threads", help="torch thread counts to run our tracker with, e.g. 1,2 "
-                                          "(default: as its config says)")
+    parser.add_argument("--threads", type=thread_counts,
+                        help="torch thread counts to run our tracker with, e.g. 1,2 (default: as its config says)")
     parser.add_argument("--accurate", type=int, default=2,
                         help="sequences to run the accurate alexnet config on, it runs at a few fps (default 2)")
     parser.add_argument("--peers", default="csrt,nano,vit", help="OpenCV trackers to time (default csrt,nano,vit)")
@@ -212,8 +231,7 @@ def main(argv=None):
     if args.frames < 2:
         raise UserError(f"--frames {args.frames}: give at least 2, the first one only starts the tracker")
     text = report(args, *measure(args))
-    with atomic_write(args.out) as f:
-        f.write(text)
+    write_text(args.out, text)
     print(text, end="")
 
 

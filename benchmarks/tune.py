@@ -25,15 +25,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tracker import weights as weights_io  # noqa: E402
 from tracker.benchmark import _init_worker, first_visible, startable, track_sequence  # noqa: E402
 from tracker.errors import UserError  # noqa: E402
-from tracker.fileio import atomic_write, write_json  # noqa: E402
+from tracker.fileio import write_json, write_text  # noqa: E402
 from tracker.metrics import aggregate, sequence_metrics  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
 from tracker.sequences import Sequence, load_dataset  # noqa: E402
 from tracker.siamfc import SiamFCTracker, load_params  # noqa: E402
 
-# The values tried for each parameter besides the current one: coarse, as a trial takes minutes on a
-# CPU and AUC differences under ~0.005 are noise on a subset of a few thousand frames. Instance sizes
-# keep (instance - exemplar) a multiple of the network's stride 8, so the response map stays centred.
+# The values tried for each parameter besides the current one: coarse, as a trial takes a minute or
+# more on a CPU. Instance sizes keep (instance - exemplar) a multiple of the network's stride 8, so the
+# response map stays centred.
 GRID = {
     "window_influence": (0.1, 0.3, 0.45),
     "scale_lr": (0.3, 0.8),
@@ -42,6 +42,8 @@ GRID = {
     "instance_size": (287, 303),
     "context": (0.4, 0.6),
 }
+# Tracking values that change neither a box nor an AUC, so a trial holds whatever they are.
+NO_EFFECT = ("lost_threshold", "threads")
 
 
 @dataclass
@@ -97,19 +99,21 @@ class Trials:
     def exhausted(self, tracking):
         return len(self.visited) >= self.budget and key(tracking) not in self.visited
 
-    def auc(self, tracking):
+    def record(self, tracking):
+        """The trial of this configuration, run now unless it is kept from before (maybe with other
+        NO_EFFECT values: the trial comes back with the ones asked for)."""
         self.visited.add(key(tracking))
         if key(tracking) not in self.records:
             self.records[key(tracking)] = self.run(tracking)
-            with atomic_write(self.path) as f:
-                f.writelines(json.dumps(r) + "\n" for r in self.records.values())
-        return self.records[key(tracking)]["auc"]
+            write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.records.values()))
+        return {**self.records[key(tracking)], "tracking": tracking}
 
     def run(self, tracking):
         params = {**self.config, "tracking": tracking}
         jobs = [(params, i) for i in sorted(range(len(_clips)), key=lambda i: -len(_clips[i]))]
         metrics = [None] * len(_clips)
-        note = f", trial {len(self.visited)}/{self.budget}, best AUC {self.best()[1]:.4f}" if self.records else ""
+        top = max((r["auc"] for r in self.records.values()), default=float("nan"))
+        note = f", trial {len(self.visited)}/{self.budget}, top AUC {top:.4f}"
         for i, m in (self.pool.imap_unordered(score_clip, jobs) if self.pool else map(score_clip, jobs)):
             metrics[i] = m
             self.progress.update(len(_clips[i]), note)
@@ -117,31 +121,39 @@ class Trials:
         return {"tracking": tracking, "auc": overall["auc"], "precision": overall["precision"],
                 "sequences": {c.name: m["auc"] for c, m in zip(_clips, metrics)}}
 
-    def best(self):
-        record = max(self.records.values(), key=lambda r: r["auc"])
-        return record["tracking"], record["auc"]
-
 
 def key(tracking):
-    return json.dumps(tracking, sort_keys=True)
+    """What identifies a trial: the tracking values that can change a box."""
+    return json.dumps({k: v for k, v in tracking.items() if k not in NO_EFFECT}, sort_keys=True)
+
+
+def paired_gain(new, old):
+    """Mean per-sequence AUC gain of trial `new` over trial `old`, and its standard error."""
+    d = np.array([new["sequences"][n] - old["sequences"][n] for n in old["sequences"]])
+    d = d[~np.isnan(d)]
+    return d.mean(), (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0)
 
 
 def coordinate_descent(start, trials):
-    """Sweep one parameter at a time over GRID, keeping the best value, until a whole pass changes
-    nothing or the trial budget is spent."""
-    best, best_auc = start, trials.auc(start)
+    """Sweep one parameter at a time over GRID, until a whole pass changes nothing or the trial budget
+    is spent; the best trial.
+
+    A value replaces the current one only if its gain is more than one standard error over the
+    sequences: smaller gains are as likely noise of the subset, and chasing them overfits it.
+    """
+    best = trials.record(start)
     moved = True
     while moved:
         moved = False
         for name, values in GRID.items():
             for value in values:
-                candidate = {**best, name: value}
+                candidate = {**best["tracking"], name: value}
                 if trials.exhausted(candidate):
-                    return best, best_auc
-                auc = trials.auc(candidate)
-                if auc > best_auc:
-                    best, best_auc, moved = candidate, auc, True
-    return best, best_auc
+                    return best
+                gain, error = paired_gain(trials.record(candidate), best)
+                if gain > error:
+                    best, moved = trials.record(candidate), True
+    return best
 
 
 def sensitivity(records, best):
@@ -149,7 +161,7 @@ def sensitivity(records, best):
     lines = []
     for name in GRID:
         rows = sorted((r["tracking"][name], r["auc"]) for r in records
-                      if {**r["tracking"], name: best[name]} == best)
+                      if key({**r["tracking"], name: best[name]}) == key(best))
         spread = max(a for _, a in rows) - min(a for _, a in rows)
         values = "  ".join(f"{v:g}:{a:.4f}{'*' if v == best[name] else ''}" for v, a in rows)
         lines.append(f"{name:17s} spread {spread:.4f}  {values}" if len(rows) > 1 else f"{name:17s} not swept")
@@ -197,7 +209,7 @@ def main(argv=None):
     pool = multiprocessing.get_context("fork").Pool(args.workers, _init_worker) if args.workers > 1 else None
     try:
         trials = Trials(args.out, config, pool, args.trials)
-        best, best_auc = coordinate_descent(params["tracking"], trials)
+        best = coordinate_descent(params["tracking"], trials)
     finally:
         if pool:
             pool.terminate()
@@ -205,14 +217,13 @@ def main(argv=None):
 
     baseline = trials.records[key(params["tracking"])]["auc"]
     frames = sum(len(c) for c in _clips)
-    print(f"tune: baseline AUC {baseline:.4f}, best {best_auc:.4f} ({len(trials.visited)} trials on "
+    print(f"tune: baseline AUC {baseline:.4f}, best {best['auc']:.4f} ({len(trials.visited)} trials on "
           f"{len(_clips)} sequences, {frames} frames)", file=sys.stderr)
-    print("\n".join(sensitivity(trials.records.values(), best)), file=sys.stderr)
-    text = (f"# tuned on {os.path.basename(args.split)}: mean AUC {best_auc:.4f} (start {baseline:.4f}) over "
+    print("\n".join(sensitivity(trials.records.values(), best["tracking"])), file=sys.stderr)
+    text = (f"# tuned on {os.path.basename(args.split)}: mean AUC {best['auc']:.4f} (start {baseline:.4f}) over "
             f"the first {args.frames} frames of {len(_clips)} sequences\n"
-            + yaml.safe_dump({**config, "tracking": best}, sort_keys=False))
-    with atomic_write(os.path.join(args.out, "best.yaml")) as f:
-        f.write(text)
+            + yaml.safe_dump({**config, "tracking": best["tracking"]}, sort_keys=False))
+    write_text(os.path.join(args.out, "best.yaml"), text)
     print(text, end="")
 
 

@@ -47,6 +47,11 @@ def atomic_write(path, mode="w"):
         os.fsync(f.fileno())
 
 
+def write_text(path, text):
+    with atomic_write(path) as f:
+        f.write(text)
+
+
 def write_json(path, data):
     with atomic_write(path) as f:
         json.dump(data, f, indent=1)

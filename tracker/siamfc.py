@@ -27,8 +27,10 @@ DEFAULTS = {
         "response_up": 16,
         "min_scale": 0.2,     # the target may shrink to 0.2x and grow to 5x its first size, as in SiamFC
         "max_scale": 5.0,
-        "lost_threshold": 0.2,
-        "threads": 0,         # torch threads; 0 leaves torch's default
+        "lost_threshold": 0.7,
+        # torch threads; 0 leaves torch's default. One is as fast as two on a quiet 2-core machine
+        # within 10%, and two collapse to a few fps when another process wants a core.
+        "threads": 1,
     },
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
@@ -94,7 +96,6 @@ class SiamFCTracker:
         cx, cy, w, h = xywh_to_cxcywh(box)
         self.center = np.array([cx, cy])
         self.size = np.array([w, h])
-        self.first_size = self.size.copy()
         self.z_side = context_size(w, h, self.p["context"])
         self.x_side = self.z_side * self.p["instance_size"] / self.p["exemplar_size"]
         self.first_x_side = self.x_side
