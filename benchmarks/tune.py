@@ -23,7 +23,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tracker import weights as weights_io  # noqa: E402
-from tracker.benchmark import _init_worker, first_visible, startable, track_sequence  # noqa: E402
+from tracker.benchmark import limit_threads, first_visible, startable, track_sequence  # noqa: E402
 from tracker.errors import UserError  # noqa: E402
 from tracker.fileio import write_json, write_text  # noqa: E402
 from tracker.metrics import aggregate, sequence_metrics  # noqa: E402
@@ -206,7 +206,7 @@ def main(argv=None):
                            "weights": file_digest(weights_io.resolve(params["weights"]))})
     _net, _ = weights_io.load(params["weights"], params["model"])
     _clips = load_clips(sequences, args.frames)
-    pool = multiprocessing.get_context("fork").Pool(args.workers, _init_worker) if args.workers > 1 else None
+    pool = multiprocessing.get_context("fork").Pool(args.workers, limit_threads) if args.workers > 1 else None
     try:
         trials = Trials(args.out, config, pool, args.trials)
         best = coordinate_descent(params["tracking"], trials)

@@ -165,7 +165,7 @@ def _quiet_opencv():
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
-def _init_worker():
+def limit_threads():
     # N workers with N threads each would fight over the cores.
     import torch
     torch.set_num_threads(1)
@@ -178,7 +178,7 @@ def run_jobs(jobs, workers):
     if workers == 1:
         yield from map(run_job, jobs)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=limit_threads) as pool:
         yield from pool.imap_unordered(run_job, jobs)
 
 
