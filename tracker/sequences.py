@@ -12,11 +12,10 @@ from functools import partial
 from glob import glob
 from itertools import islice
 
-import cv2
 import numpy as np
 
 from .errors import UserError
-from .video import IMAGE_EXTENSIONS, open_source, to_bgr8
+from .video import IMAGE_EXTENSIONS, open_source, read_image
 
 # What detect_format looks for, in the order it looks.
 LAYOUTS = {
@@ -65,19 +64,12 @@ class Sequence:
         """The frames as BGR uint8 arrays, as many as there are boxes."""
         if isinstance(self.source, str):
             return _video_frames(self.source, len(self))
-        return (_read_image(path) for path in self.source)
+        return (read_image(path) for path in self.source)
 
 
 def _video_frames(path, count):
     with open_source(path) as frames:
         yield from islice(frames, count)
-
-
-def _read_image(path):
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise UserError(f"cannot read image {path}; replace or remove the file")
-    return to_bgr8(image)
 
 
 def parse_box_line(line, path="<text>", lineno=1):

@@ -121,7 +121,8 @@ def _natural_key(name):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-def _read_image(path):
+def read_image(path):
+    """One image file as 8-bit BGR, or a UserError naming it."""
     # imdecode from bytes: cv2.imread can't open non-ASCII paths on Windows.
     img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -134,12 +135,12 @@ def _open_folder(folder):
                    key=_natural_key)
     if not names:
         raise UserError(f"no images in folder {folder}; put the frames there as numbered .jpg or .png files")
-    first = _read_image(os.path.join(folder, names[0]))
+    first = read_image(os.path.join(folder, names[0]))
     height, width = first.shape[:2]
 
     def read_rest():
         for name in names[1:]:
-            img = _read_image(os.path.join(folder, name))
+            img = read_image(os.path.join(folder, name))
             if img.shape[:2] != (height, width):
                 raise UserError(f"frames differ in size in {folder}: {name} is {img.shape[1]}x{img.shape[0]}, "
                                 f"{names[0]} is {width}x{height}; resize all frames to one size")
