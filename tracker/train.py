@@ -6,7 +6,6 @@ crop), so the same code feeds a CPU or a GPU.
 """
 import hashlib
 import io
-import json
 import math
 import os
 import sys
@@ -21,7 +20,7 @@ from . import cropcache
 from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
-from .fileio import atomic_path, atomic_write
+from .fileio import atomic_path, atomic_write, write_json
 from .model import TOTAL_STRIDE, SiamFC
 from .progress import Progress
 
@@ -238,8 +237,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         save_checkpoint(ckpt_path, {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
                                     "history": history, "rates": rates, "config": cfg})
         plot_loss(os.path.join(out, "loss.png"), history)
-        with atomic_write(os.path.join(out, "history.json")) as f:
-            json.dump({"loss": history, "pairs_per_second": rates}, f)
+        write_json(os.path.join(out, "history.json"), {"loss": history, "pairs_per_second": rates})
         # The newest weights are always usable, even if the run is stopped before the last epoch.
         meta = {"epochs": epoch + 1, "pairs": (epoch + 1) * steps * t["batch_size"], "crops": int(len(crops)),
                 "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
