@@ -85,6 +85,34 @@ def network_gflop(tracker):
     return counter.get_total_flops() / 1e9
 
 
+def layer_kind(module):
+    if isinstance(module, torch.nn.Conv2d):
+        if module.groups > 1:
+            return "depthwise conv"
+        return "pointwise (1x1) conv" if module.kernel_size == (1, 1) else "dense conv"
+    return type(module).__name__
+
+
+def layer_times(tracker, frame, box, repeats=30):
+    """Per kind of layer of the search branch: (ms per frame, GFLOP per frame), each layer timed
+    alone on the search crops of one frame, best of `repeats`: where the network's time goes."""
+    tracker.init(frame, box)
+    tracker.search_crops(frame)
+    kinds = {}
+    with torch.inference_mode():
+        h = tracker.as_input(tracker.crops)
+        for layer in tracker.search_net:
+            if isinstance(layer, torch.nn.Identity):   # where batchnorm was, before fusing
+                continue
+            with FlopCounterMode(display=False) as counter:
+                out = layer(h)
+            best = min(_seconds(lambda: layer(h)) for _ in range(repeats))
+            ms, gflop = kinds.get(layer_kind(layer), (0.0, 0.0))
+            kinds[layer_kind(layer)] = (ms + 1000 * best, gflop + counter.get_total_flops() / 1e9)
+            h = out
+    return {k: v for k, v in kinds.items() if v[0] > 0.005}
+
+
 def timed_run(tracker, frames, box, progress):
     """fps of update() alone over frames[1:], after init on frames[0]."""
     tracker.init(frames[0], box)
@@ -105,7 +133,7 @@ def step_times(tracker, frames, box):
         crops = time.perf_counter()
         maps = tracker.score_maps()
         network = time.perf_counter()
-        tracker.locate(maps, frame.shape)
+        tracker.locate(maps, frame)
         done = time.perf_counter()
         for step, seconds in zip(STEPS, (crops - tic, network - crops, done - network)):
             times[step].append(seconds)
@@ -161,7 +189,9 @@ def measure(args):
     for entry in ours:
         entry.start()
         machine[entry.label] = (torch.get_num_threads(), network_gflop(entry.tracker), matmul_gflops())
-    return entries, skipped, sizes, steps, machine
+    entries[0].start()
+    layers = layer_times(entries[0].tracker, frames[0], seq.boxes[start])
+    return entries, skipped, sizes, steps, machine, layers
 
 
 def fps_table(entries, sizes):
@@ -189,12 +219,22 @@ def steps_table(steps, machine):
     return markdown(["per frame, median ms"] + list(steps), rows)
 
 
+def layers_table(layers, peak):
+    rows = [[kind, f"{ms:.2f}", f"{gflop:.3f}", f"{gflop / ms * 1000:.1f}" if gflop else "-",
+             f"{gflop / ms * 1000 / peak:.0%}" if gflop else "-"] for kind, (ms, gflop) in layers.items()]
+    total_ms, total_gflop = (sum(v[k] for v in layers.values()) for k in (0, 1))
+    rows.append(["**all**", f"**{total_ms:.2f}**", f"**{total_gflop:.3f}**", f"**{total_gflop / total_ms * 1000:.1f}**",
+                 f"**{total_gflop / total_ms * 1000 / peak:.0%}**"])
+    return markdown(["layers of the search branch", "ms per frame", "GFLOP per frame", "GFLOP/s",
+                     "of torch.mm's"], rows)
+
+
 def markdown(head, rows):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def report(args, entries, skipped, sizes, steps, machine):
+def report(args, entries, skipped, sizes, steps, machine, layers):
     notes = [f"{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
              f"torch {torch.__version__}, OpenCV {cv2.__version__}.",
              f"fps of update() alone, over up to {args.frames} frames of each sequence decoded beforehand; "
@@ -202,7 +242,10 @@ def report(args, entries, skipped, sizes, steps, machine):
     notes += [f"{e.label} ran on the first {e.limit} sequences only." for e in entries if e.limit]
     notes += [f"Skipped {line}" for line in skipped]
     return "\n\n".join(["# Tracking speed", " ".join(notes[:2]), *notes[2:], fps_table(entries, sizes),
-                         "## Our tracker, step by step", steps_table(steps, machine)]) + "\n"
+                         "## Our tracker, step by step", steps_table(steps, machine),
+                         "## Where the network's time goes",
+                         "Each layer timed alone, best of 30, on the search crops of one frame of the last sequence.",
+                         layers_table(layers, next(iter(machine.values()))[2])]) + "\n"
 
 
 def thread_counts(text):

@@ -14,6 +14,7 @@ import yaml
 
 from tracker import cropcache, weights
 from tracker.errors import UserError
+from tracker.model import SiamFC
 from tracker.train import PairSampler, balanced_loss, labels, load_checkpoint, random_affine, train, warp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -154,6 +155,51 @@ def test_pair_sampler():
     assert np.all(groups[x][from_video] == groups[z][from_video])
     gaps = np.abs(frames[x] - frames[z])[from_video]
     assert gaps.max() == 10   # the limit is reached and never passed
+
+
+def test_distractors_come_from_the_exemplars_own_image_set():
+    # Group 0 a video, groups 1 and 2 still-image sets of 4 and 3 boxes.
+    groups = np.array([0] * 20 + [1] * 4 + [2] * 3)
+    frames = np.concatenate([np.arange(20), np.arange(4), np.arange(3)])
+    still = groups > 0
+    sampler = PairSampler(groups, frames, still, max_gap=5, image_prob=0.5, negative_prob=1.0, distractor_prob=1.0)
+    z, x, negative = sampler.sample(4000, np.random.default_rng(1))
+    from_stills = still[z] & negative
+    assert from_stills.sum() > 1000
+    # Every negative of a still exemplar is another box of its own set; never the box itself.
+    assert np.all(groups[x][from_stills] == groups[z][from_stills])
+    assert np.all(x[from_stills] != z[from_stills])
+    # Video exemplars still take their negatives from other groups: their own video shows the target.
+    video_neg = ~still[z] & negative
+    assert video_neg.sum() > 300 and np.all(groups[x][video_neg] != groups[z][video_neg])
+    # A draw of the exemplar itself is left positive, and is then a positive pair.
+    assert np.all(x[still[z] & ~negative] == z[still[z] & ~negative])
+    # Without distractors, no still exemplar meets its own set.
+    sampler.distractor_prob = 0.0
+    z, x, negative = sampler.sample(4000, np.random.default_rng(1))
+    assert np.all(groups[x][negative] != groups[z][negative])
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path, cache):
+    start = tmp_path / "start.pt"
+    torch.manual_seed(3)
+    weights.save(str(start), SiamFC("light", 0.25), {"backbone": "light", "width": 0.25})
+    path = write_config(tmp_path, cache)
+    cfg = yaml.safe_load(open(path))
+    # A learning rate of ~0 and no decay: the weights trained must be the ones started from.
+    cfg["train"].update(start_from=str(start), epochs=1, lr=1e-12, lr_end=1e-12, weight_decay=0.0)
+    open(path, "w").write(yaml.safe_dump(cfg))
+    run_train(path)
+    got, _ = weights.load(str(tmp_path / "out" / "weights.pt"))
+    want, _ = weights.load(str(start))
+    for (name, a), b in zip(got.state_dict().items(), want.state_dict().values()):
+        if "running" not in name and "num_batches" not in name:   # batchnorm statistics move with no lr
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    cfg["train"]["start_from"] = str(tmp_path / "missing.pt")
+    cfg["out"] = str(tmp_path / "out2")
+    open(path, "w").write(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match="weights file not found"):
+        run_train(path)
 
 
 def test_labels_hand_computed():

@@ -12,6 +12,7 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 CHOICES = {
     ("model", "backbone"): ("alexnet", "light"),
     ("tracking", "device"): ("cpu", "cuda"),
+    ("tracking", "scale"): ("search", "filter"),
 }
 
 

@@ -37,11 +37,13 @@ DEFAULTS = {
         "max_gap": 100,              # frames between exemplar and search
         "image_prob": 0.2,           # share of pairs from still images
         "negative_prob": 0.1,        # share of pairs whose search crop shows another target
+        "distractor_prob": 0.0,      # share of the negatives of a still-image exemplar taken from its own set
     },
     "augment": {"shift": 16, "scale": 0.05, "aspect": 0.05, "flip": 0.5, "color": 0.2, "gray": 0.1,
                 "blur": 0.2},
     "train": {"epochs": 20, "pairs_per_epoch": 4000, "batch_size": 16, "lr": 0.01, "lr_end": 1e-5,
-              "momentum": 0.9, "weight_decay": 5e-4, "r_pos": 16, "seed": 0, "threads": 0},
+              "momentum": 0.9, "weight_decay": 5e-4, "r_pos": 16, "seed": 0, "threads": 0,
+              "start_from": ""},  # weights file to fine-tune; empty: random initialisation
     "out": "runs/siamfc_light",
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
@@ -54,9 +56,11 @@ class PairSampler:
     frames form one index range [lo[i], hi[i]); sampling is then a few vector operations.
     """
 
-    def __init__(self, groups, frames, still, max_gap, image_prob, negative_prob):
-        self.groups = groups
-        self.image_prob, self.negative_prob = image_prob, negative_prob
+    def __init__(self, groups, frames, still, max_gap, image_prob, negative_prob, distractor_prob=0.0):
+        self.groups, self.still = groups, still
+        self.image_prob, self.negative_prob, self.distractor_prob = image_prob, negative_prob, distractor_prob
+        self.group_start = np.searchsorted(groups, groups, "left")
+        self.group_len = np.searchsorted(groups, groups, "right") - self.group_start
         key = groups * (frames.max() + 2 * max_gap + 2) + frames
         self.lo = np.searchsorted(key, key - max_gap, "left")
         self.hi = np.searchsorted(key, key + max_gap, "right")
@@ -74,8 +78,16 @@ class PairSampler:
             video = rng.random(n) >= (self.image_prob if len(self.stills) else 0)
             z, x = np.where(video, vz, z), np.where(video, vx, x)
         other = rng.integers(len(self.groups), size=n)
-        # A draw from the exemplar's own group would not be a negative: that pair stays positive.
-        negative = (rng.random(n) < self.negative_prob) & (self.groups[other] != self.groups[z])
+        # A draw of the exemplar's own target would not be a negative: that pair stays positive.
+        different = self.groups[other] != self.groups[z]
+        if self.distractor_prob > 0:   # (drawing nothing more otherwise keeps older recipes' pairs)
+            # Distractors: another box of the exemplar's own image set, an object of the same kind
+            # (another dog, another fish), the hardest negatives the data holds.
+            own = self.group_start[z] + (rng.random(n) * self.group_len[z]).astype(np.int64)
+            other = np.where(self.still[z] & (rng.random(n) < self.distractor_prob), own, other)
+            # Within a still-image set every box is another object; within a video, the same one.
+            different = (self.groups[other] != self.groups[z]) | (self.still[z] & (other != z))
+        negative = (rng.random(n) < self.negative_prob) & different
         return z, np.where(negative, other, x), negative
 
 
@@ -188,12 +200,17 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups",
           file=log)
     crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)   # uint8 stays small until a batch needs it
-    sampler = PairSampler(groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"])
+    sampler = PairSampler(groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"],
+                          d["distractor_prob"])
 
     torch.manual_seed(t["seed"])
     net = SiamFC(**cfg["model"])
     init_weights(net)
-    net.to(device)
+    if t["start_from"]:
+        start, _ = weights_io.load(t["start_from"], cfg["model"])
+        net.load_state_dict(start.state_dict())
+    # channels_last: on a CPU, training runs 1.7x faster in it (measured: 52 vs 30 pairs/s).
+    net.to(device, memory_format=torch.channels_last)
     opt = torch.optim.SGD(net.parameters(), lr=t["lr"], momentum=t["momentum"], weight_decay=t["weight_decay"])
     gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
     history, rates, start_epoch = [], [], 0
@@ -223,7 +240,8 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             x_theta, centre = random_affine(n, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
             z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, cropcache.EXEMPLAR), a, g)
             x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, cropcache.INSTANCE), a, g)
-            logits = net(z, x)
+            logits = net(z.contiguous(memory_format=torch.channels_last),
+                         x.contiguous(memory_format=torch.channels_last))
             target = labels(centre, logits.shape[-1], t["r_pos"])
             target[torch.from_numpy(neg).to(device)] = 0
             loss = balanced_loss(logits, target)
