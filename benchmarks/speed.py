@@ -133,7 +133,7 @@ def step_times(tracker, frames, box):
         crops = time.perf_counter()
         maps = tracker.score_maps()
         network = time.perf_counter()
-        tracker.locate(maps, frame)
+        tracker.locate(maps, frame.shape)
         done = time.perf_counter()
         for step, seconds in zip(STEPS, (crops - tic, network - crops, done - network)):
             times[step].append(seconds)

@@ -57,18 +57,6 @@ def test_follows_a_moving_growing_object(tracker):
     assert overlaps[1:].mean() > 0.7, f"IoU per frame: {np.round(overlaps, 2).tolist()}"
 
 
-def test_scale_filter_follows_a_growing_object(tmp_path):
-    config = tmp_path / "filter.yaml"
-    config.write_text("tracking: {scale: filter}\n")
-    tracker = SiamFCTracker.from_files(str(config))
-    assert len(tracker.crops) == 1   # one search region a frame: the filter finds the scale
-    frames, truth = moving_object(60, growth=0.015)   # 1.9x over the clip
-    boxes = run(tracker, frames, truth[0])
-    overlaps = iou(boxes, truth)
-    assert overlaps[1:].mean() > 0.7, f"IoU per frame: {np.round(overlaps, 2).tolist()}"
-    assert boxes[-1][2] / boxes[0][2] == pytest.approx(truth[-1][2] / truth[0][2], rel=0.15)
-
-
 def test_grayscale_frames(tracker):
     frames, truth = moving_object(10)
     gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]

@@ -12,7 +12,6 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 CHOICES = {
     ("model", "backbone"): ("alexnet", "light"),
     ("tracking", "device"): ("cpu", "cuda"),
-    ("tracking", "scale"): ("search", "filter"),
 }
 
 

@@ -10,7 +10,6 @@ from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
 from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, xcorr_one
-from .scalefilter import ScaleFilter
 from .video import to_bgr8
 
 DEFAULTS = {
@@ -20,18 +19,12 @@ DEFAULTS = {
         "exemplar_size": 127,
         "instance_size": 255,
         "context": 0.5,
-        # How the box's scale is found. "search": SiamFC's, the search region at scale_num scales.
-        # "filter": one search region, and DSST's scale filter on gradient histograms (scalefilter.py).
-        "scale": "search",
         "scale_num": 3,
         "scale_step": 1.0375,
         "scale_penalty": 0.9745,
         "scale_lr": 0.59,
         "window_influence": 0.176,
         "response_up": 16,
-        "filter_scales": 33,
-        "filter_step": 1.02,
-        "filter_lr": 0.025,
         "min_scale": 0.2,     # the target may shrink to 0.2x and grow to 5x its first size, as in SiamFC
         "max_scale": 5.0,
         "lost_threshold": 0.7,
@@ -67,7 +60,7 @@ class SiamFCTracker:
         # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
         self.net = fuse_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
         p = self.p
-        n = p["scale_num"] if p["scale"] == "search" else 1
+        n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
         self.scale_weights = np.where(self.scale_factors == 1, 1.0, p["scale_penalty"])
         self.up_size = p["response_up"] * (self.response_size() - 1) + 1
@@ -111,17 +104,13 @@ class SiamFCTracker:
             z = self.net.embed(self.as_input(z[None]))
             self.search_net, self.kernel, bias = fold_last_conv(self.net.backbone, z)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
-        self.scale_filter = None
-        if self.p["scale"] == "filter":
-            self.scale_filter = ScaleFilter(self.p["filter_scales"], self.p["filter_step"], lr=self.p["filter_lr"])
-            self.scale_filter.init(frame, self.center, self.size)
         self.lost = False
         return box
 
     def update(self, frame):
         frame = to_bgr8(frame)
         self.search_crops(frame)
-        return self.locate(self.score_maps(), frame)
+        return self.locate(self.score_maps(), frame.shape)
 
     # update()'s three steps, apart so that benchmarks/speed.py can time each.
 
@@ -141,7 +130,7 @@ class SiamFCTracker:
             maps = xcorr_one(self.kernel, self.search_net(self.as_input(self.crops)))
         return maps * self.net.out_scale + self.out_bias
 
-    def locate(self, maps, frame):
+    def locate(self, maps, frame_shape):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
         p = self.p
         i = int(np.argmax(maps.reshape(len(maps), -1).max(1) * self.scale_weights))
@@ -155,13 +144,10 @@ class SiamFCTracker:
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         scale = self.scale_factors[i]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
-        h, w = frame.shape[:2]
+        h, w = frame_shape[:2]
         self.center = np.clip(self.center, 0, [w, h])
 
-        if self.scale_filter is None:
-            step = (1 - p["scale_lr"]) + p["scale_lr"] * scale
-        else:
-            step = self.scale_filter.estimate(frame, self.center, self.size)
+        step = (1 - p["scale_lr"]) + p["scale_lr"] * scale
         step = np.clip(self.x_side * step, p["min_scale"] * self.first_x_side,
                        p["max_scale"] * self.first_x_side) / self.x_side
         self.size = self.size * step
