@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tracker.benchmark import first_visible, startable  # noqa: E402
 from tracker.config import CONFIG_DIR  # noqa: E402
-from tracker.errors import UserError  # noqa: E402
+from tracker.errors import UserError, run_script  # noqa: E402
 from tracker.fileio import write_text  # noqa: E402
 from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
@@ -279,7 +279,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_script(main)

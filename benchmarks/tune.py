@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tracker import weights as weights_io  # noqa: E402
 from tracker.benchmark import limit_threads, first_visible, startable, track_sequence  # noqa: E402
-from tracker.errors import UserError  # noqa: E402
+from tracker.errors import UserError, run_script  # noqa: E402
 from tracker.fileio import write_json, write_text  # noqa: E402
 from tracker.metrics import aggregate, sequence_metrics  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
@@ -228,7 +228,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    run_script(main)
