@@ -189,8 +189,9 @@ def measure(args):
     for entry in ours:
         entry.start()
         machine[entry.label] = (torch.get_num_threads(), network_gflop(entry.tracker), matmul_gflops())
-    entries[0].start()
-    layers = layer_times(entries[0].tracker, frames[0], seq.boxes[start])
+    # On the last sequence's first frame, still at hand from the loop above.
+    ours[0].start()
+    layers = layer_times(ours[0].tracker, frames[0], seq.boxes[start])
     return entries, skipped, sizes, steps, machine, layers
 
 

@@ -185,10 +185,11 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, cache):
     torch.manual_seed(3)
     weights.save(str(start), SiamFC("light", 0.25), {"backbone": "light", "width": 0.25})
     path = write_config(tmp_path, cache)
-    cfg = yaml.safe_load(open(path))
+    config = tmp_path / "train.yaml"
+    cfg = yaml.safe_load(config.read_text())
     # A learning rate of ~0 and no decay: the weights trained must be the ones started from.
     cfg["train"].update(start_from=str(start), epochs=1, lr=1e-12, lr_end=1e-12, weight_decay=0.0)
-    open(path, "w").write(yaml.safe_dump(cfg))
+    config.write_text(yaml.safe_dump(cfg))
     run_train(path)
     got, _ = weights.load(str(tmp_path / "out" / "weights.pt"))
     want, _ = weights.load(str(start))
@@ -197,7 +198,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, cache):
             torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
     cfg["train"]["start_from"] = str(tmp_path / "missing.pt")
     cfg["out"] = str(tmp_path / "out2")
-    open(path, "w").write(yaml.safe_dump(cfg))
+    config.write_text(yaml.safe_dump(cfg))
     with pytest.raises(UserError, match="weights file not found"):
         run_train(path)
 
