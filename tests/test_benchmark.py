@@ -5,8 +5,10 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from tracker import benchmark
+from tracker import weights as tracker_weights
 from tracker.sequences import Sequence
 
 KEYS = {"auc", "precision", "norm_precision", "ao", "sr50", "sr75", "fps", "frames"}
@@ -108,9 +110,9 @@ def counted_runs(monkeypatch):
     """Count the one-pass runs actually done."""
     done = []
 
-    def run_ope(tracker, sequence, stem):
+    def run_ope(tracker, sequence, stem, setup):
         done.append((os.path.basename(os.path.dirname(stem)), sequence.name))
-        real_run_ope(tracker, sequence, stem)
+        real_run_ope(tracker, sequence, stem, setup)
 
     real_run_ope = benchmark.RUNS["ope"]
     monkeypatch.setitem(benchmark.RUNS, "ope", run_ope)
@@ -137,6 +139,38 @@ def test_rerun_only_computes_missing_pairs(dataset, tmp_path, counted_runs):
     assert sorted(counted_runs) == [("kcf", "late"), ("kcf", "right")]
 
 
+def test_results_of_another_config_or_weights_are_run_again(dataset, tmp_path, counted_runs, capsys):
+    out = tmp_path / "out"
+    benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out)
+    assert len(counted_runs) == 4
+    config = tmp_path / "wide_window.yaml"
+    config.write_text("tracking:\n  window_influence: 0.4\n")
+    capsys.readouterr()
+
+    counted_runs.clear()
+    benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out, config=str(config))
+    assert sorted(counted_runs) == [("siamfc", "late"), ("siamfc", "right")]   # mosse's still hold
+    assert "results of siamfc" in capsys.readouterr().err
+    counted_runs.clear()
+    benchmark.run_benchmark(dataset, trackers=("siamfc",), out=out, config=str(config))
+    assert counted_runs == []
+
+    # The same config and another weights file (same model, other bytes) makes other results too.
+    weights = tmp_path / "other.pt"
+    blob = torch.load(tracker_weights.resolve("siamfc_light.pt"), weights_only=True)
+    blob["state_dict"]["out_bias"] += 0.5
+    torch.save(blob, weights)
+    benchmark.run_benchmark(dataset, trackers=("siamfc",), out=out, config=str(config), weights=str(weights))
+    assert len(counted_runs) == 2
+
+    # A record from before records named their setup counts as stale.
+    record = out / "mosse" / "right.json"
+    record.write_text(json.dumps({k: v for k, v in read(record).items() if k != "setup"}))
+    counted_runs.clear()
+    benchmark.run_benchmark(dataset, trackers=("mosse",), out=out)
+    assert counted_runs == [("mosse", "right")]
+
+
 def without_fps(results):
     return {name: {k: v for k, v in entry.items() if k != "fps"} | {"sequences": {
         seq: {k: v for k, v in row.items() if k != "fps"} for seq, row in entry["sequences"].items()}}
@@ -147,11 +181,11 @@ def test_interrupted_run_resumes_where_it_stopped(dataset, finished, tmp_path, m
     real_run_ope = benchmark.RUNS["ope"]
     calls = []
 
-    def run_ope(tracker, sequence, stem):
+    def run_ope(tracker, sequence, stem, setup):
         calls.append(sequence.name)
         if len(calls) == 3:
             raise KeyboardInterrupt  # as if killed during the third pair
-        real_run_ope(tracker, sequence, stem)
+        real_run_ope(tracker, sequence, stem, setup)
 
     monkeypatch.setitem(benchmark.RUNS, "ope", run_ope)
     with pytest.raises(KeyboardInterrupt):

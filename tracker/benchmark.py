@@ -17,7 +17,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import atomic_write, remove_temporaries, write_json
 from .metrics import aggregate, eao, iou, sequence_metrics, vot_accuracy_robustness
-from .peers import TRACKERS, PeerUnavailable, make_tracker
+from .peers import TRACKERS, PeerUnavailable, make_tracker, setup_id
 from .progress import Progress
 from .report import format_table, status_lines, write_report
 from .sequences import LAYOUTS, load_dataset
@@ -106,7 +106,7 @@ def _save(stem, boxes, record):
     write_json(stem + ".json", record)
 
 
-def run_ope(tracker, sequence, stem):
+def run_ope(tracker, sequence, stem, setup):
     boxes, scores, times = track_sequence(tracker, sequence)
     # Score the boxes as the result file holds them, so the two agree.
     boxes = np.round(boxes, 2)
@@ -115,6 +115,7 @@ def run_ope(tracker, sequence, stem):
     updated = ~np.isnan(times)
     _save(stem, boxes, {
         "sequence": sequence.name,
+        "setup": setup,
         "times": _nulls(times),
         "scores": _nulls(scores),
         "fps": float(updated.sum() / times[updated].sum()) if updated.any() else None,
@@ -122,11 +123,11 @@ def run_ope(tracker, sequence, stem):
     })
 
 
-def run_vot(tracker, sequence, stem):
+def run_vot(tracker, sequence, stem, setup):
     boxes, inits, failures = track_supervised(tracker, sequence)
     boxes = np.round(boxes, 2)
     ious, fragments = supervised_overlaps(boxes, sequence.boxes, sequence.absent, inits, failures)
-    _save(stem, boxes, {"sequence": sequence.name, "inits": inits, "failures": failures,
+    _save(stem, boxes, {"sequence": sequence.name, "setup": setup, "inits": inits, "failures": failures,
                         "ious": _nulls(ious), "fragments": fragments})
 
 
@@ -139,9 +140,16 @@ def record_stem(out, mode, tracker, sequence):
     return os.path.join(folder, sequence.name)
 
 
-def is_done(out, mode, tracker, sequence):
+def done_setup(out, mode, tracker, sequence):
+    """The setup_id a finished pair was made under ("" for records from before there was one), or
+    None if the pair is not finished."""
     stem = record_stem(out, mode, tracker, sequence)
-    return os.path.isfile(stem + ".txt") and os.path.isfile(stem + ".json")
+    if not (os.path.isfile(stem + ".txt") and os.path.isfile(stem + ".json")):
+        return None
+    try:
+        return load_record(out, mode, tracker, sequence).get("setup", "")
+    except ValueError:   # not JSON: not a finished record
+        return None
 
 
 def load_record(out, mode, tracker, sequence):
@@ -151,10 +159,10 @@ def load_record(out, mode, tracker, sequence):
 
 def run_job(job):
     """Track one (mode, tracker, sequence) pair and save it; returns the pair's key and error text or None."""
-    mode, name, sequence, options, out = job
+    mode, name, sequence, options, setup, out = job
     key = (mode, name, sequence.name)
     try:
-        RUNS[mode](make_tracker(name, **options), sequence, record_stem(out, mode, name, sequence))
+        RUNS[mode](make_tracker(name, **options), sequence, record_stem(out, mode, name, sequence), setup)
     except Exception as e:  # a tracker that breaks on one sequence must not stop the others
         return key, " ".join(f"{type(e).__name__}: {e}".split())
     return key, None
@@ -257,8 +265,15 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
     options = dict(config=config, weights=weights, peer_models=peer_models, device=device)
     available, status = buildable(trackers, options)
     modes = ("ope", "vot") if vot else ("ope",)
+    setups = {name: setup_id(name, **options) for name in available}
     pairs = [(mode, name, seq) for mode in modes for name in available for seq in sequences]
-    jobs = [(mode, name, seq, options, out) for mode, name, seq in pairs if force or not is_done(out, mode, name, seq)]
+    found = [done_setup(out, *pair) for pair in pairs]
+    stale = sorted({name for (_, name, _), setup in zip(pairs, found) if setup not in (None, setups[name])})
+    if stale and not force:
+        print(f"benchmark: results of {', '.join(stale)} in {out} were made with another config, weights, "
+              "model files or library version: running them again", file=sys.stderr)
+    jobs = [(mode, name, seq, options, setups[name], out) for (mode, name, seq), setup in zip(pairs, found)
+            if force or setup != setups[name]]
     print(f"benchmark: {len(jobs)} runs to do, {len(pairs) - len(jobs)} already in {out}", file=sys.stderr)
     for name, errors in run_all(jobs, workers).items():
         status[name] = {"status": "failed", "errors": errors}

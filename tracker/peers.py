@@ -1,5 +1,7 @@
 """OpenCV's trackers behind the interface of ours, so the benchmark can run them side by side."""
 import functools
+import hashlib
+import json
 import os
 
 import cv2
@@ -26,16 +28,18 @@ def _model_file(folder, name):
     return path
 
 
+MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}
+
+
 def _nano(folder):
     params = cv2.TrackerNano_Params()
-    params.backbone = _model_file(folder, "nanotrack_v2_backbone.onnx")
-    params.neckhead = _model_file(folder, "nanotrack_v2_head.onnx")
+    params.backbone, params.neckhead = (_model_file(folder, name) for name in MODEL_FILES["nano"])
     return cv2.TrackerNano.create(params)
 
 
 def _vit(folder):
     params = cv2.TrackerVit_Params()
-    params.net = _model_file(folder, "vittrack_2023sep.onnx")
+    params.net = _model_file(folder, MODEL_FILES["vit"][0])
     return cv2.TrackerVit.create(params)
 
 
@@ -106,3 +110,27 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
     if name not in _BUILDERS:
         raise UserError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
     return make_peer(name, peer_models)
+
+
+def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
+    """A fingerprint of what tracker `name`'s boxes depend on besides the frames: for ours, the
+    tracking parameters, the weights file's bytes, the device and library versions; for a peer, the
+    OpenCV version and its model files. Benchmark results made under another fingerprint are stale.
+
+    Call it for a tracker that make_tracker has built, so that every file it reads exists.
+    """
+    h = hashlib.sha256(f"{name} opencv {cv2.__version__}".encode())
+    if name == "siamfc":
+        import torch
+        from .siamfc import load_params
+        from .weights import resolve
+        params = load_params(config)
+        h.update(json.dumps([params, device, torch.__version__], sort_keys=True).encode())
+        files = [resolve(weights or params["weights"])]
+    else:
+        folder = DEFAULT_PEER_MODELS if peer_models is None else os.fspath(peer_models)
+        files = [os.path.join(folder, f) for f in MODEL_FILES.get(name, ())]
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
