@@ -57,6 +57,21 @@ def test_follows_a_moving_growing_object(tracker):
     assert overlaps[1:].mean() > 0.7, f"IoU per frame: {np.round(overlaps, 2).tolist()}"
 
 
+def test_scale_penalty_also_holds_back_a_negative_peak(tracker):
+    frames, truth = moving_object(2)
+    tracker.init(frames[0], truth[0])
+    size = tracker.size.copy()
+    maps = np.full((3, 17, 17), -5.0, np.float32)
+    maps[:, 8, 8] = [-1.0, -1.0, -0.99]   # smaller, same, larger scale: the larger is barely higher
+    # Penalised, the larger scale's -0.99 falls to -1.015, under the unpenalised -1.0: no resize.
+    # (Multiplying the logit by the penalty would have raised it to -0.965 and grown the box.)
+    tracker.locate(maps, frames[1].shape)
+    np.testing.assert_allclose(tracker.size, size)
+    maps[:, 8, 8] = [-1.0, -1.0, -0.9]    # clearly higher: the box grows
+    tracker.locate(maps, frames[1].shape)
+    assert np.all(tracker.size > size)
+
+
 def test_grayscale_frames(tracker):
     frames, truth = moving_object(10)
     gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]

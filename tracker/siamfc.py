@@ -133,7 +133,10 @@ class SiamFCTracker:
     def locate(self, maps, frame_shape):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
         p = self.p
-        i = int(np.argmax(maps.reshape(len(maps), -1).max(1) * self.scale_weights))
+        # SiamFC multiplies each scale's peak by its penalty; a negative logit would rise under
+        # that, so the penalty takes its share off the magnitude whatever the sign.
+        peaks = maps.reshape(len(maps), -1).max(1)
+        i = int(np.argmax(peaks - (1 - self.scale_weights) * np.abs(peaks)))
         peak = float(maps[i].max())
         # Upsampling only the winning scale: the scale choice uses the coarse peaks.
         r = cv2.resize(maps[i], (self.up_size, self.up_size), interpolation=cv2.INTER_CUBIC)
