@@ -85,9 +85,13 @@ class PeerTracker:
         return self._box.copy(), float(score)
 
 
+def _models_folder(peer_models):
+    return DEFAULT_PEER_MODELS if peer_models is None else os.fspath(peer_models)
+
+
 def make_peer(name, peer_models=None):
     """Build OpenCV tracker `name` (one of PEERS); raises PeerUnavailable if it cannot be built here."""
-    folder = DEFAULT_PEER_MODELS if peer_models is None else os.fspath(peer_models)
+    folder = _models_folder(peer_models)
     create = functools.partial(_BUILDERS[name], folder)
     try:
         create()  # so that a peer which cannot be built fails here, not on the first frame
@@ -128,8 +132,7 @@ def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
         h.update(json.dumps([params, device, torch.__version__], sort_keys=True).encode())
         files = [resolve(weights or params["weights"])]
     else:
-        folder = DEFAULT_PEER_MODELS if peer_models is None else os.fspath(peer_models)
-        files = [os.path.join(folder, f) for f in MODEL_FILES.get(name, ())]
+        files = [os.path.join(_models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
     for path in files:
         with open(path, "rb") as f:
             h.update(f.read())
