@@ -137,7 +137,7 @@ class SiamFCTracker:
         # that, so the penalty takes its share off the magnitude whatever the sign.
         peaks = maps.reshape(len(maps), -1).max(1)
         i = int(np.argmax(peaks - (1 - self.scale_weights) * np.abs(peaks)))
-        peak = float(maps[i].max())
+        peak = float(peaks[i])
         # Upsampling only the winning scale: the scale choice uses the coarse peaks.
         r = cv2.resize(maps[i], (self.up_size, self.up_size), interpolation=cv2.INTER_CUBIC)
         self.response = r
