@@ -33,9 +33,10 @@ from tracker.sequences import load_dataset  # noqa: E402
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
+ONEPASS_CONFIG = os.path.join(CONFIG_DIR, "siamfc_onepass.yaml")
 STEPS = {"search_crops": "search crops (shrink, warp every scale)",
          "score_maps": "network (every scale) and correlation",
-         "locate": "locate (upsample, window, move)"}
+         "rest": "the rest (mean colour, upsample, window, move, rescale)"}
 
 
 class Entry:
@@ -77,11 +78,12 @@ def _seconds(fn):
     return time.perf_counter() - tic
 
 
-def network_gflop(tracker):
-    """GFLOP of the network step of one update, multiply and add counted apart, as torch counts them
+def network_gflop(tracker, frame, box):
+    """GFLOP of the network in one update, multiply and add counted apart, as torch counts them
     (the correlation's final shift-and-add, in numpy, is left out: 0.06 MFLOP)."""
+    tracker.init(frame, box)
     with FlopCounterMode(display=False) as counter:
-        tracker.score_maps()
+        tracker.update(frame)
     return counter.get_total_flops() / 1e9
 
 
@@ -95,21 +97,22 @@ def layer_kind(module):
 
 def layer_times(tracker, frame, box, repeats=30):
     """Per kind of layer of the search branch: (ms per frame, GFLOP per frame), each layer timed
-    alone on the search crops of one frame, best of `repeats`: where the network's time goes."""
+    alone on the inputs it had in one update(), best of `repeats`: where the network's time goes."""
     tracker.init(frame, box)
-    tracker.search_crops(frame)
+    calls = []
+    hooks = [layer.register_forward_hook(lambda layer, args, out: calls.append((layer, args[0])))
+             for layer in tracker.search_net if not isinstance(layer, torch.nn.Identity)]
+    tracker.update(frame)
+    for hook in hooks:
+        hook.remove()
     kinds = {}
     with torch.inference_mode():
-        h = tracker.as_input(tracker.crops)
-        for layer in tracker.search_net:
-            if isinstance(layer, torch.nn.Identity):   # where batchnorm was, before fusing
-                continue
+        for layer, h in calls:
             with FlopCounterMode(display=False) as counter:
-                out = layer(h)
+                layer(h)
             best = min(_seconds(lambda: layer(h)) for _ in range(repeats))
             ms, gflop = kinds.get(layer_kind(layer), (0.0, 0.0))
             kinds[layer_kind(layer)] = (ms + 1000 * best, gflop + counter.get_total_flops() / 1e9)
-            h = out
     return {k: v for k, v in kinds.items() if v[0] > 0.005}
 
 
@@ -124,19 +127,30 @@ def timed_run(tracker, frames, box, progress):
 
 
 def step_times(tracker, frames, box):
-    """Seconds of each of update()'s steps, per frame: {step: [s, ...]}."""
+    """Seconds of update()'s steps, per frame: {step: [s, ...]}. The crops and the network are timed
+    wherever update() calls them (once, or twice with two passes); the rest is the remainder."""
     tracker.init(frames[0], box)
     times = {step: [] for step in STEPS}
-    for frame in frames[1:]:
-        tic = time.perf_counter()
-        tracker.search_crops(frame)
-        crops = time.perf_counter()
-        maps = tracker.score_maps()
-        network = time.perf_counter()
-        tracker.locate(maps, frame.shape)
-        done = time.perf_counter()
-        for step, seconds in zip(STEPS, (crops - tic, network - crops, done - network)):
-            times[step].append(seconds)
+
+    def timed(step, method):
+        def wrapper(*args):
+            tic = time.perf_counter()
+            result = method(*args)
+            times[step][-1] += time.perf_counter() - tic
+            return result
+        return wrapper
+
+    for step in ("search_crops", "score_maps"):
+        setattr(tracker, step, timed(step, getattr(tracker, step)))
+    try:
+        for frame in frames[1:]:
+            for step in STEPS:
+                times[step].append(0.0)
+            total = _seconds(lambda: tracker.update(frame))
+            times["rest"][-1] = total - times["search_crops"][-1] - times["score_maps"][-1]
+    finally:
+        for step in ("search_crops", "score_maps"):
+            delattr(tracker, step)
     return times
 
 
@@ -146,7 +160,8 @@ def make_entries(args):
     for t in args.threads or [None]:
         tracker = make_tracker("siamfc")  # sets the config's thread count, if it names one
         ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker, t or torch.get_num_threads()))
-    entries = ours + [Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG), 1)]
+    entries = ours + [Entry("siamfc-onepass", make_tracker("siamfc", config=ONEPASS_CONFIG), 1),
+                      Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG), 1)]
     if args.accurate:
         # The alexnet config leaves torch its default of one thread per core.
         accurate = make_tracker("siamfc", config=ACCURATE_CONFIG)
@@ -188,7 +203,8 @@ def measure(args):
     machine = {}
     for entry in ours:
         entry.start()
-        machine[entry.label] = (torch.get_num_threads(), network_gflop(entry.tracker), matmul_gflops())
+        gflop = network_gflop(entry.tracker, frames[0], seq.boxes[start])
+        machine[entry.label] = (torch.get_num_threads(), gflop, matmul_gflops())
     # On the last sequence's first frame, still at hand from the loop above.
     ours[0].start()
     layers = layer_times(ours[0].tracker, frames[0], seq.boxes[start])
@@ -245,7 +261,7 @@ def report(args, entries, skipped, sizes, steps, machine, layers):
     return "\n\n".join(["# Tracking speed", " ".join(notes[:2]), *notes[2:], fps_table(entries, sizes),
                          "## Our tracker, step by step", steps_table(steps, machine),
                          "## Where the network's time goes",
-                         "Each layer timed alone, best of 30, on the search crops of one frame of the last sequence.",
+                         "Each layer timed alone, best of 30, on its inputs in one update() on the last sequence.",
                          layers_table(layers, next(iter(machine.values()))[2])]) + "\n"
 
 

@@ -8,7 +8,8 @@ import pytest
 from tracker.errors import UserError
 from tracker.metrics import iou
 from tracker.sequences import load_dataset
-from tracker.siamfc import SiamFCTracker, check_box
+from tracker import weights as weights_io
+from tracker.siamfc import SiamFCTracker, check_box, load_params
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -16,6 +17,18 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 @pytest.fixture(scope="module")
 def tracker():
     return SiamFCTracker.from_files()   # the shipped light weights and default config
+
+
+def two_pass_tracker(side_size=159):
+    params = load_params()
+    params["tracking"]["side_size"] = side_size
+    net, _ = weights_io.load(params["weights"], params["model"])
+    return SiamFCTracker(net, params)
+
+
+@pytest.fixture(scope="module")
+def two_pass():
+    return two_pass_tracker()
 
 
 def textured(rng, h, w, cells):
@@ -55,6 +68,35 @@ def test_follows_a_moving_growing_object(tracker):
     frames, truth = moving_object(60)
     overlaps = iou(run(tracker, frames, truth[0]), truth)
     assert overlaps[1:].mean() > 0.7, f"IoU per frame: {np.round(overlaps, 2).tolist()}"
+
+
+def test_two_passes_follow_a_moving_growing_object(two_pass):
+    frames, truth = moving_object(60)
+    boxes = run(two_pass, frames, truth[0])
+    assert iou(boxes, truth)[1:].mean() > 0.7
+    # The object grows 1.8x; a tracker whose side scales never won would keep the first size.
+    assert boxes[-1, 2] * boxes[-1, 3] > 1.5 * truth[0, 2] * truth[0, 3]
+
+
+def test_a_smaller_side_crop_is_the_middle_of_the_full_one(two_pass):
+    """The side scales see the same pixels, at the same scale, as full-size crops would, only less
+    of them: the 159 px crop is the full 255 px crop's middle, 48 px in from each edge."""
+    frames, truth = moving_object(1)
+    two_pass.init(frames[0], truth[0])
+    factors = two_pass.scale_factors[[0, 2]]
+    fill = (0, 0, 0)
+    full = two_pass.search_crops(frames[0], fill, factors, np.empty((2, 255, 255, 3), np.uint8))
+    small = two_pass.search_crops(frames[0], fill, factors, np.empty((2, 159, 159, 3), np.uint8))
+    # Equal but for warpAffine's fixed-point rounding, which can differ by one level.
+    diff = np.abs(small.astype(int) - full[:, 48:-48, 48:-48])
+    assert diff.max() <= 1 and diff.mean() < 0.05
+
+
+@pytest.mark.parametrize("side", [119, 160, 263])
+def test_side_size_must_fit_the_network(side):
+    with pytest.raises(UserError, match="side_size") as e:
+        two_pass_tracker(side)
+    assert "\n" not in str(e.value)
 
 
 def test_scale_penalty_also_holds_back_a_negative_peak(tracker):

@@ -25,6 +25,9 @@ DEFAULTS = {
         "scale_lr": 0.59,
         "window_influence": 0.176,
         "response_up": 16,
+        # Search size of the side scales; 0 or instance_size: every scale at full size in one batch,
+        # as in SiamFC. Smaller: two passes (see update()), fewer pixels through the network.
+        "side_size": 0,
         "min_scale": 0.2,     # the target may shrink to 0.2x and grow to 5x its first size, as in SiamFC
         "max_scale": 5.0,
         "lost_threshold": 0.7,
@@ -53,6 +56,13 @@ def check_box(box, frame_shape):
     return box
 
 
+def check_side_size(side, exemplar, instance):
+    if not exemplar <= side <= instance or (side - exemplar) % TOTAL_STRIDE:
+        raise UserError(f"tracking.side_size {side} must be at least exemplar_size {exemplar}, at most "
+                        f"instance_size {instance}, and differ from exemplar_size by a multiple of "
+                        f"{TOTAL_STRIDE}; e.g. {exemplar + 4 * TOTAL_STRIDE}")
+
+
 class SiamFCTracker:
     def __init__(self, net, params, device="cpu"):
         self.p = params["tracking"]
@@ -62,13 +72,17 @@ class SiamFCTracker:
         p = self.p
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
-        self.scale_weights = np.where(self.scale_factors == 1, 1.0, p["scale_penalty"])
-        self.up_size = p["response_up"] * (self.response_size() - 1) + 1
+        self.up_size = p["response_up"] * (self.response_size(p["instance_size"]) - 1) + 1
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
         self.window = hann / hann.sum()
         self.response = None
-        # Every frame's search crops are warped into this one buffer.
-        self.crops = np.empty((n, p["instance_size"], p["instance_size"], 3), np.uint8)
+        # Every frame's search crops are warped into these buffers: all scales at full size, or,
+        # with two passes, the centre scale at full size and the side scales at side_size.
+        size, side = p["instance_size"], p["side_size"] or p["instance_size"]
+        check_side_size(side, p["exemplar_size"], size)
+        self.two_pass = side < size and n > 1
+        self.crops = np.empty((1 if self.two_pass else n, size, size, 3), np.uint8)
+        self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None
 
     @classmethod
     def from_files(cls, config=None, weights=None, device="cpu"):
@@ -80,10 +94,10 @@ class SiamFCTracker:
         net, _ = weights_io.load(weights or params["weights"], params["model"])
         return cls(net, params, device)
 
-    def response_size(self):
+    def response_size(self, search_size):
         with torch.inference_mode():
             z = torch.zeros(1, 3, self.p["exemplar_size"], self.p["exemplar_size"], device=self.device)
-            x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
+            x = torch.zeros(1, 3, search_size, search_size, device=self.device)
             return self.net(z, x).shape[-1]
 
     def as_input(self, crops):
@@ -109,54 +123,78 @@ class SiamFCTracker:
 
     def update(self, frame):
         frame = to_bgr8(frame)
-        self.search_crops(frame)
-        return self.locate(self.score_maps(), frame.shape)
+        fill = cv2.mean(frame)[:3]
+        if not self.two_pass:
+            return self.locate(self.score_maps(self.search_crops(frame, fill)), frame.shape)
+        # The centre scale places the target; the side scales, cut smaller around that place, then
+        # only have to say whether it looks bigger or smaller there.
+        mid = len(self.scale_factors) // 2
+        centre = self.score_maps(self.search_crops(frame, fill, self.scale_factors[[mid]]))[0]
+        self.move(centre, 1.0, frame.shape)
+        sides = np.delete(self.scale_factors, mid)
+        side_maps = self.score_maps(self.search_crops(frame, fill, sides, self.side_crops))
+        return self.rescale(np.insert(side_maps.reshape(len(sides), -1).max(1), mid, centre.max()))
 
-    # update()'s three steps, apart so that benchmarks/speed.py can time each.
+    # update()'s steps, apart so that benchmarks/speed.py can time each.
 
-    def search_crops(self, frame):
-        """Warp the search region at every scale into self.crops."""
-        size = self.p["instance_size"]
-        sides = self.x_side * self.scale_factors
+    def search_crops(self, frame, fill, factors=None, out=None):
+        """Warp the search region around the target at each scale factor into `out` (by default all
+        scales into self.crops), padding with `fill`; a buffer smaller than instance_size sees a
+        proportionally smaller region."""
+        factors = self.scale_factors if factors is None else factors
+        out = self.crops if out is None else out
+        size = out.shape[1]
+        sides = self.x_side * factors * size / self.p["instance_size"]
         # One shrink serves every scale: after the largest's, none shrinks more than 2x.
         region, center, side = shrink_around(frame, self.center, sides.max(), size)
-        fill = cv2.mean(frame)[:3]
-        for s, out in zip(sides * (side / sides.max()), self.crops):
-            warp_square(region, center, s, size, fill, out)
+        for s, crop_ in zip(sides * (side / sides.max()), out):
+            warp_square(region, center, s, size, fill, crop_)
+        return out
 
-    def score_maps(self):
-        """The response logits of the search crops, one map per scale."""
+    def score_maps(self, crops=None):
+        """The response logits of the search crops (by default self.crops), one map per crop."""
+        crops = self.crops if crops is None else crops
         with torch.inference_mode():
-            maps = xcorr_one(self.kernel, self.search_net(self.as_input(self.crops)))
+            maps = xcorr_one(self.kernel, self.search_net(self.as_input(crops)))
         return maps * self.net.out_scale + self.out_bias
 
     def locate(self, maps, frame_shape):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
-        p = self.p
-        # SiamFC multiplies each scale's peak by its penalty; a negative logit would rise under
-        # that, so the penalty takes its share off the magnitude whatever the sign.
         peaks = maps.reshape(len(maps), -1).max(1)
-        i = int(np.argmax(peaks - (1 - self.scale_weights) * np.abs(peaks)))
-        peak = float(peaks[i])
-        # Upsampling only the winning scale: the scale choice uses the coarse peaks.
-        r = cv2.resize(maps[i], (self.up_size, self.up_size), interpolation=cv2.INTER_CUBIC)
+        i = self.best_scale(peaks)
+        self.move(maps[i], self.scale_factors[i], frame_shape)
+        return self.rescale(peaks)
+
+    def best_scale(self, peaks):
+        # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
+        # that, so the penalty takes its share off the magnitude whatever the sign.
+        penalty = np.where(self.scale_factors == 1, 0.0, 1 - self.p["scale_penalty"])
+        return int(np.argmax(peaks - penalty * np.abs(peaks)))
+
+    def move(self, response, scale, frame_shape):
+        """Move the target to the peak of one full-size response map, seen at `scale`."""
+        p = self.p
+        r = cv2.resize(response, (self.up_size, self.up_size), interpolation=cv2.INTER_CUBIC)
         self.response = r
         r = r - r.min()
         r = (1 - p["window_influence"]) * r / (r.sum() + 1e-16) + p["window_influence"] * self.window
         y, x = np.unravel_index(np.argmax(r), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
-        scale = self.scale_factors[i]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
         h, w = frame_shape[:2]
         self.center = np.clip(self.center, 0, [w, h])
 
-        step = (1 - p["scale_lr"]) + p["scale_lr"] * scale
+    def rescale(self, peaks):
+        """Take a damped step towards the best scale; returns (box, score)."""
+        p = self.p
+        i = self.best_scale(peaks)
+        step = (1 - p["scale_lr"]) + p["scale_lr"] * self.scale_factors[i]
         step = np.clip(self.x_side * step, p["min_scale"] * self.first_x_side,
                        p["max_scale"] * self.first_x_side) / self.x_side
         self.size = self.size * step
         self.z_side *= step
         self.x_side *= step
-        score = 1 / (1 + np.exp(-peak))
+        score = 1 / (1 + np.exp(-float(peaks[i])))
         self.lost = bool(score < p["lost_threshold"])
         return cxcywh_to_xywh([*self.center, *self.size]), float(score)
 
