@@ -84,9 +84,8 @@ def test_a_smaller_side_crop_is_the_middle_of_the_full_one(two_pass):
     frames, truth = moving_object(1)
     two_pass.init(frames[0], truth[0])
     factors = two_pass.scale_factors[[0, 2]]
-    fill = (0, 0, 0)
-    full = two_pass.search_crops(frames[0], fill, factors, np.empty((2, 255, 255, 3), np.uint8))
-    small = two_pass.search_crops(frames[0], fill, factors, np.empty((2, 159, 159, 3), np.uint8))
+    full = two_pass.search_crops(frames[0], factors, np.empty((2, 255, 255, 3), np.uint8))
+    small = two_pass.search_crops(frames[0], factors, np.empty((2, 159, 159, 3), np.uint8))
     # Equal but for warpAffine's fixed-point rounding, which can differ by one level.
     diff = np.abs(small.astype(int) - full[:, 48:-48, 48:-48])
     assert diff.max() <= 1 and diff.mean() < 0.05

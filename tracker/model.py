@@ -1,5 +1,4 @@
 """The siamese network: one backbone for both branches, a cross-correlation head."""
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,19 +62,18 @@ def xcorr_one(z, x):
     """Correlate one exemplar embedding (1, C, h, w) with a batch of search embeddings (B, C, H, W),
     for inference: a numpy (B, H-h+1, W-w+1).
 
-    As one matrix product of every search position with every exemplar tap, then a sum of the tap
-    planes, each shifted by its tap's offset: on a CPU this is ~10x faster than xcorr's grouped
-    convolution, whose one output channel and big kernel suit no convolution algorithm.
+    As one matrix product of every search position with every exemplar tap, then, for each output
+    position, the sum of the tap planes each shifted by its tap's offset, read through one strided
+    view: on a CPU this is ~10x faster than xcorr's grouped convolution, whose one output channel
+    and big kernel suit no convolution algorithm.
     """
     b, c, hx, wx = x.shape
     h, w = z.shape[-2:]
-    taps = (x.permute(0, 2, 3, 1) @ z[0].reshape(c, h * w)).cpu().numpy()
-    oh, ow = hx - h + 1, wx - w + 1
-    out = np.zeros((b, oh, ow), np.float32)
-    for k in range(h * w):
-        i, j = divmod(k, w)
-        out += taps[:, i:i + oh, j:j + ow, k]
-    return out
+    taps = (x.permute(0, 2, 3, 1) @ z[0].reshape(c, h * w)).reshape(b, hx, wx, h, w)
+    sb, sy, sx, si, sj = taps.stride()
+    # shifted[n, y, x, i, j] = taps[n, y + i, x + j, i, j]
+    shifted = taps.as_strided((b, hx - h + 1, wx - w + 1, h, w), (sb, sy, sx, sy + si, sx + sj))
+    return shifted.sum((3, 4)).cpu().numpy()
 
 
 def fold_last_conv(backbone, z):

@@ -113,7 +113,10 @@ class SiamFCTracker:
         self.z_side = context_size(w, h, self.p["context"])
         self.x_side = self.z_side * self.p["instance_size"] / self.p["exemplar_size"]
         self.first_x_side = self.x_side
-        z = crop(frame, self.center, self.z_side, self.p["exemplar_size"], cv2.mean(frame)[:3])
+        # Crops reaching outside the frame are padded with the first frame's mean colour, as in
+        # SiamFC: recomputing it every frame would cost more than a search crop's warp.
+        self.fill = cv2.mean(frame)[:3]
+        z = crop(frame, self.center, self.z_side, self.p["exemplar_size"], self.fill)
         with torch.inference_mode():
             z = self.net.embed(self.as_input(z[None]))
             self.search_net, self.kernel, bias = fold_last_conv(self.net.backbone, z)
@@ -123,24 +126,22 @@ class SiamFCTracker:
 
     def update(self, frame):
         frame = to_bgr8(frame)
-        fill = cv2.mean(frame)[:3]
         if not self.two_pass:
-            return self.locate(self.score_maps(self.search_crops(frame, fill)), frame.shape)
+            return self.locate(self.score_maps(self.search_crops(frame)), frame.shape)
         # The centre scale places the target; the side scales, cut smaller around that place, then
         # only have to say whether it looks bigger or smaller there.
         mid = len(self.scale_factors) // 2
-        centre = self.score_maps(self.search_crops(frame, fill, self.scale_factors[[mid]]))[0]
+        centre = self.score_maps(self.search_crops(frame, self.scale_factors[[mid]]))[0]
         self.move(centre, 1.0, frame.shape)
         sides = np.delete(self.scale_factors, mid)
-        side_maps = self.score_maps(self.search_crops(frame, fill, sides, self.side_crops))
+        side_maps = self.score_maps(self.search_crops(frame, sides, self.side_crops))
         return self.rescale(np.insert(side_maps.reshape(len(sides), -1).max(1), mid, centre.max()))
 
     # update()'s steps, apart so that benchmarks/speed.py can time each.
 
-    def search_crops(self, frame, fill, factors=None, out=None):
+    def search_crops(self, frame, factors=None, out=None):
         """Warp the search region around the target at each scale factor into `out` (by default all
-        scales into self.crops), padding with `fill`; a buffer smaller than instance_size sees a
-        proportionally smaller region."""
+        scales into self.crops); a buffer smaller than instance_size sees a proportionally smaller region."""
         factors = self.scale_factors if factors is None else factors
         out = self.crops if out is None else out
         size = out.shape[1]
@@ -148,7 +149,7 @@ class SiamFCTracker:
         # One shrink serves every scale: after the largest's, none shrinks more than 2x.
         region, center, side = shrink_around(frame, self.center, sides.max(), size)
         for s, crop_ in zip(sides * (side / sides.max()), out):
-            warp_square(region, center, s, size, fill, crop_)
+            warp_square(region, center, s, size, self.fill, crop_)
         return out
 
     def score_maps(self, crops=None):
