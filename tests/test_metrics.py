@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from tracker.metrics import (aggregate, center_error, eao, eao_curve, iou, normalized_center_error,
-                             precision_curve, sequence_metrics, success_curve, vot_accuracy_robustness)
+                             paired_difference, precision_curve, sequence_metrics, success_curve,
+                             vot_accuracy_robustness)
 
 
 def test_iou_hand_computed():
@@ -123,3 +124,14 @@ def test_iou_bounded_and_symmetric(a, b):
 @given(positive_boxes)
 def test_iou_with_itself_is_one(a):
     assert iou([a], [a])[0] == pytest.approx(1)
+
+
+def test_paired_difference_by_hand():
+    a = {"s1": 0.50, "s2": 0.20, "s3": 0.40, "only_a": 0.9}
+    b = {"s1": 0.60, "s2": 0.10, "s3": 0.43, "only_b": 0.1}
+    # differences +0.10, -0.10, +0.03: mean 0.01; sample std sqrt((0.09^2 + 0.11^2 + 0.02^2) / 2)
+    r = paired_difference(a, b)
+    assert r["sequences"] == 3 and (r["better"], r["worse"]) == (2, 1)
+    assert r["mean"] == pytest.approx(0.01)
+    assert r["se"] == pytest.approx(np.sqrt((0.09 ** 2 + 0.11 ** 2 + 0.02 ** 2) / 2) / np.sqrt(3))
+    assert paired_difference(a, b, margin=0.05)["better"] == 1

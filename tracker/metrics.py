@@ -143,3 +143,17 @@ def eao(fragments, interval=None):
     curve = eao_curve(fragments)
     low, high = interval or (1, len(curve))
     return float(curve[low - 1:high].mean())
+
+
+def paired_difference(a, b, margin=0.01):
+    """How B differs from A over the sequences both have: a and b map sequence -> score (e.g. AUC).
+
+    Returns the mean of the per-sequence differences b - a, its standard error (a mean over few
+    sequences moves a lot when one of them flips between locking on and losing the target), the
+    number of sequences, and on how many B is better and worse by more than `margin`.
+    """
+    names = sorted(set(a) & set(b))
+    d = np.array([b[n] - a[n] for n in names], float)
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return {"mean": float(d.mean()) if len(d) else float("nan"), "se": float(se), "sequences": len(d),
+            "better": int(np.sum(d > margin)), "worse": int(np.sum(d < -margin))}

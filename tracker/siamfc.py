@@ -110,13 +110,13 @@ class SiamFCTracker:
         cx, cy, w, h = xywh_to_cxcywh(box)
         self.center = np.array([cx, cy])
         self.size = np.array([w, h])
-        self.z_side = context_size(w, h, self.p["context"])
-        self.x_side = self.z_side * self.p["instance_size"] / self.p["exemplar_size"]
+        z_side = context_size(w, h, self.p["context"])
+        self.x_side = z_side * self.p["instance_size"] / self.p["exemplar_size"]
         self.first_x_side = self.x_side
         # Crops reaching outside the frame are padded with the first frame's mean colour, as in
         # SiamFC: recomputing it every frame would cost more than a search crop's warp.
         self.fill = cv2.mean(frame)[:3]
-        z = crop(frame, self.center, self.z_side, self.p["exemplar_size"], self.fill)
+        z = crop(frame, self.center, z_side, self.p["exemplar_size"], self.fill)
         with torch.inference_mode():
             z = self.net.embed(self.as_input(z[None]))
             self.search_net, self.kernel, bias = fold_last_conv(self.net.backbone, z)
@@ -193,7 +193,6 @@ class SiamFCTracker:
         step = np.clip(self.x_side * step, p["min_scale"] * self.first_x_side,
                        p["max_scale"] * self.first_x_side) / self.x_side
         self.size = self.size * step
-        self.z_side *= step
         self.x_side *= step
         score = 1 / (1 + np.exp(-float(peaks[i])))
         self.lost = bool(score < p["lost_threshold"])

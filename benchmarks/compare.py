@@ -1,0 +1,64 @@
+"""Is B really better than A? Per-sequence paired differences between two benchmark results.
+
+A and B are results.json files of `run_tracker.py benchmark` (two runs, e.g. before and after a
+change), or the same file with two trackers. For each metric: the mean over the sequences both
+have of B - A, its standard error, and on how many sequences B is better or worse by more than
+--margin. On a dozen sequences one target lost or kept moves a mean AUC by 0.02-0.03; a mean
+difference within about two standard errors of zero is not evidence either way.
+
+    python benchmarks/compare.py before/results.json after/results.json [--tracker siamfc]
+    python benchmarks/compare.py out/results.json out/results.json --tracker csrt --tracker-b siamfc
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tracker.errors import UserError, run_script  # noqa: E402
+from tracker.metrics import paired_difference  # noqa: E402
+
+METRICS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
+
+
+def per_sequence(path, tracker):
+    try:
+        with open(path) as f:
+            results = json.load(f)
+    except OSError:
+        raise UserError(f"results file not found: {path}; give a benchmark output's results.json") from None
+    except json.JSONDecodeError:
+        raise UserError(f"{path} is not a results.json (not valid JSON); give a benchmark output's results.json") from None
+    if tracker not in results:
+        raise UserError(f"{path} has no results for {tracker!r}; it has {', '.join(sorted(results)) or 'none'}")
+    return results[tracker]["sequences"]
+
+
+def compare(a, b, margin):
+    """Lines of text, one per metric, for per-sequence results a and b."""
+    lines = []
+    for metric in METRICS:
+        r = paired_difference({n: m[metric] for n, m in a.items()}, {n: m[metric] for n, m in b.items()}, margin)
+        lines.append(f"{metric:15s} B - A = {r['mean']:+.4f} ± {r['se']:.4f} (standard error, {r['sequences']} "
+                     f"sequences); B better on {r['better']}, worse on {r['worse']} (by more than {margin})")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("a", help="results.json of the baseline run")
+    parser.add_argument("b", help="results.json of the run to compare with it")
+    parser.add_argument("--tracker", default="siamfc", help="tracker in A (and in B unless --tracker-b)")
+    parser.add_argument("--tracker-b", help="tracker in B, if another one")
+    parser.add_argument("--margin", type=float, default=0.01, help="smallest difference counted as better or worse")
+    args = parser.parse_args(argv)
+    a = per_sequence(args.a, args.tracker)
+    b = per_sequence(args.b, args.tracker_b or args.tracker)
+    if not set(a) & set(b):
+        raise UserError(f"{args.a} and {args.b} have no sequence in common; run both on the same split")
+    print("\n".join(compare(a, b, args.margin)))
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,46 @@
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METRICS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
+
+
+def results(path, tracker, aucs):
+    sequences = {name: {m: auc for m in METRICS} for name, auc in aucs.items()}
+    path.write_text(json.dumps({tracker: {"auc": 0.0, "sequences": sequences}}))
+    return str(path)
+
+
+def compare(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"), *args],
+                          capture_output=True, text=True)
+
+
+def test_compare_two_runs(tmp_path):
+    a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.2, "s3": 0.4})
+    b = results(tmp_path / "b.json", "siamfc", {"s1": 0.6, "s2": 0.1, "s3": 0.43, "s4": 0.9})
+    run = compare(a, b)
+    assert run.returncode == 0, run.stderr
+    auc = next(line for line in run.stdout.splitlines() if line.startswith("auc "))
+    # +0.10, -0.10, +0.03 on the three shared sequences (s4 has no partner)
+    assert "+0.0100 ± 0.0586" in auc and "3 sequences" in auc and "better on 2, worse on 1" in auc
+
+
+def test_compare_two_trackers_of_one_run(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"csrt": {"sequences": {"s": {m: 0.3 for m in METRICS}}},
+                                "siamfc": {"sequences": {"s": {m: 0.5 for m in METRICS}}}}))
+    run = compare(str(path), str(path), "--tracker", "csrt", "--tracker-b", "siamfc")
+    assert run.returncode == 0 and "B - A = +0.2000" in run.stdout
+
+
+def test_compare_errors_are_one_line(tmp_path):
+    a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5})
+    for args, problem in [((a, str(tmp_path / "missing.json")), "not found"),
+                          ((a, a, "--tracker", "nano"), "no results for 'nano'"),
+                          ((a, results(tmp_path / "c.json", "siamfc", {"other": 0.1})), "no sequence in common")]:
+        run = compare(*args)
+        assert run.returncode != 0 and problem in run.stderr
+        assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
