@@ -44,3 +44,12 @@ def test_compare_errors_are_one_line(tmp_path):
         run = compare(*args)
         assert run.returncode != 0 and problem in run.stderr
         assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_output_cut_short_by_the_reader(tmp_path):
+    a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.4})
+    script = os.path.join(ROOT, "benchmarks", "compare.py")
+    # `true` exits without reading: the script's first write meets a closed pipe.
+    run = subprocess.run(f'"{sys.executable}" "{script}" "{a}" "{a}" | true', shell=True,
+                         capture_output=True, text=True)
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, stdout_closed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "videos", "bunny.mp4")
@@ -183,4 +183,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        stdout_closed()
     return 0
