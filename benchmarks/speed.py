@@ -80,7 +80,7 @@ def _seconds(fn):
 
 def network_gflop(tracker, frame, box):
     """GFLOP of the network in one update, multiply and add counted apart, as torch counts them
-    (the correlation's final shift-and-add, in numpy, is left out: 0.06 MFLOP)."""
+    (the correlation's final shift-and-add, a strided sum, is left out: 0.06 MFLOP)."""
     tracker.init(frame, box)
     with FlopCounterMode(display=False) as counter:
         tracker.update(frame)

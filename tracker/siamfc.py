@@ -72,7 +72,7 @@ class SiamFCTracker:
         p = self.p
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
-        self.up_size = p["response_up"] * (self.response_size(p["instance_size"]) - 1) + 1
+        self.up_size = p["response_up"] * (self.response_size() - 1) + 1
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
         self.window = hann / hann.sum()
         self.response = None
@@ -94,10 +94,10 @@ class SiamFCTracker:
         net, _ = weights_io.load(weights or params["weights"], params["model"])
         return cls(net, params, device)
 
-    def response_size(self, search_size):
+    def response_size(self):
         with torch.inference_mode():
             z = torch.zeros(1, 3, self.p["exemplar_size"], self.p["exemplar_size"], device=self.device)
-            x = torch.zeros(1, 3, search_size, search_size, device=self.device)
+            x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
             return self.net(z, x).shape[-1]
 
     def as_input(self, crops):
@@ -152,9 +152,8 @@ class SiamFCTracker:
             warp_square(region, center, s, size, self.fill, crop_)
         return out
 
-    def score_maps(self, crops=None):
-        """The response logits of the search crops (by default self.crops), one map per crop."""
-        crops = self.crops if crops is None else crops
+    def score_maps(self, crops):
+        """The response logits of the search crops, one map per crop."""
         with torch.inference_mode():
             maps = xcorr_one(self.kernel, self.search_net(self.as_input(crops)))
         return maps * self.net.out_scale + self.out_bias
