@@ -83,6 +83,8 @@ class SiamFCTracker:
         self.two_pass = side < size and n > 1
         self.crops = np.empty((1 if self.two_pass else n, size, size, 3), np.uint8)
         self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None
+        self.mid = n // 2
+        self.side_factors = np.delete(self.scale_factors, self.mid)
 
     @classmethod
     def from_files(cls, config=None, weights=None, device="cpu"):
@@ -130,12 +132,11 @@ class SiamFCTracker:
             return self.locate(self.score_maps(self.search_crops(frame)), frame.shape)
         # The centre scale places the target; the side scales, cut smaller around that place, then
         # only have to say whether it looks bigger or smaller there.
-        mid = len(self.scale_factors) // 2
-        centre = self.score_maps(self.search_crops(frame, self.scale_factors[[mid]]))[0]
+        centre = self.score_maps(self.search_crops(frame, self.scale_factors[self.mid:self.mid + 1]))[0]
         self.move(centre, 1.0, frame.shape)
-        sides = np.delete(self.scale_factors, mid)
-        side_maps = self.score_maps(self.search_crops(frame, sides, self.side_crops))
-        return self.rescale(np.insert(side_maps.reshape(len(sides), -1).max(1), mid, centre.max()))
+        side_maps = self.score_maps(self.search_crops(frame, self.side_factors, self.side_crops))
+        peaks = side_maps.reshape(len(side_maps), -1).max(1)
+        return self.rescale(np.insert(peaks, self.mid, centre.max()))
 
     # update()'s steps, apart so that benchmarks/speed.py can time each.
 
