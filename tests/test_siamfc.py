@@ -9,7 +9,7 @@ from tracker.errors import UserError
 from tracker.metrics import iou
 from tracker.sequences import load_dataset
 from tracker import weights as weights_io
-from tracker.siamfc import SiamFCTracker, check_box, load_params
+from tracker.siamfc import SiamFCTracker, check_box, cubic_upsampler, load_params
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -96,6 +96,15 @@ def test_side_size_must_fit_the_network(side):
     with pytest.raises(UserError, match="side_size") as e:
         two_pass_tracker(side)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("n,size", [(17, 273), (3, 33), (5, 7)])
+def test_cubic_upsampler_resizes_as_cv2_does(n, size):
+    r = np.random.default_rng(n).normal(0, 5, (n, n)).astype(np.float32)
+    a = cubic_upsampler(n, size)
+    expected = cv2.resize(r, (size, size), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_allclose(a @ r @ a.T, expected, atol=1e-4)
+    assert np.unravel_index(np.argmax(a @ r @ a.T), expected.shape) == np.unravel_index(np.argmax(expected), expected.shape)
 
 
 def test_scale_penalty_also_holds_back_a_negative_peak(tracker):

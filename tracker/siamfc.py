@@ -56,6 +56,13 @@ def check_box(box, frame_shape):
     return box
 
 
+def cubic_upsampler(n, size):
+    """The (size, n) matrix A with A @ r @ A.T == cv2.resize(r, (size, size), INTER_CUBIC) for any
+    n x n map r: resizing is linear and separable, and two small matrix products are ~2x faster
+    than cv2's resize at 17 -> 273."""
+    return cv2.resize(np.eye(n, dtype=np.float32), (n, size), interpolation=cv2.INTER_CUBIC)
+
+
 def check_side_size(side, exemplar, instance):
     if not exemplar <= side <= instance or (side - exemplar) % TOTAL_STRIDE:
         raise UserError(f"tracking.side_size {side} must be at least exemplar_size {exemplar}, at most "
@@ -72,9 +79,11 @@ class SiamFCTracker:
         p = self.p
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
-        self.up_size = p["response_up"] * (self.response_size() - 1) + 1
+        n_response = self.response_size()
+        self.up_size = p["response_up"] * (n_response - 1) + 1
+        self.upsampler = cubic_upsampler(n_response, self.up_size)
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
-        self.window = hann / hann.sum()
+        self.window = (hann / hann.sum()).astype(np.float32)
         self.response = None
         # Every frame's search crops are warped into these buffers: all scales at full size, or,
         # with two passes, the centre scale at full size and the side scales at side_size.
@@ -175,10 +184,13 @@ class SiamFCTracker:
     def move(self, response, scale, frame_shape):
         """Move the target to the peak of one full-size response map, seen at `scale`."""
         p = self.p
-        r = cv2.resize(response, (self.up_size, self.up_size), interpolation=cv2.INTER_CUBIC)
+        r = self.upsampler @ response @ self.upsampler.T
         self.response = r
-        r = r - r.min()
-        r = (1 - p["window_influence"]) * r / (r.sum() + 1e-16) + p["window_influence"] * self.window
+        # SiamFC's blend, (1 - w) * (r - min) / sum(r - min) + w * window, times sum(r - min) and
+        # less a constant: the same argmax in fewer passes over the map.
+        w = p["window_influence"]
+        mass = r.sum() - r.min() * r.size + 1e-16
+        r = (1 - w) * r + (w * mass) * self.window
         y, x = np.unravel_index(np.argmax(r), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
