@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import SiamFC, fold_last_conv, fuse_batchnorm, xcorr, xcorr_one
+from tracker.model import TOTAL_STRIDE, SiamFC, fold_last_conv, fuse_batchnorm, xcorr, xcorr_one
 
 
 def sliding_dot(z, x):
@@ -103,3 +103,19 @@ def test_fold_last_conv_leaves_other_backbones_whole():
     z = torch.rand(1, 64, 6, 6)
     short, kernel, bias = fold_last_conv(net.backbone, z)
     assert short is net.backbone and kernel is z and bias == 0
+
+
+def test_light_receptive_field_is_71_px():
+    # 3 + 2*2 + 2*4 + 2*4 + 3 * 2*8 = 71, which is what makes 127 px give 8x8 cells: (127 - 71) / 8 + 1.
+    # Positive weights and input keep every ReLU open, so the gradient reaches the whole field.
+    net = SiamFC("light").eval()
+    with torch.no_grad():
+        for p in net.backbone.parameters():
+            p.abs_()
+    x = torch.rand(1, 3, 127, 127, requires_grad=True)
+    out = net.embed(x)
+    out[0, :, 4, 4].sum().backward()
+    rows = torch.nonzero(x.grad[0].abs().sum((0, 2)))[:, 0]
+    cols = torch.nonzero(x.grad[0].abs().sum((0, 1)))[:, 0]
+    assert rows.max() - rows.min() + 1 == 71 and cols.max() - cols.min() + 1 == 71
+    assert rows.min() == 4 * TOTAL_STRIDE
