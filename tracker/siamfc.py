@@ -186,11 +186,15 @@ class SiamFCTracker:
         p = self.p
         r = self.upsampler @ response @ self.upsampler.T
         self.response = r
-        # SiamFC's blend, (1 - w) * (r - min) / sum(r - min) + w * window, times sum(r - min) and
-        # less a constant: the same argmax in fewer passes over the map.
+        if not np.ptp(response):
+            # A crop of padding only (the target far outside the frame) gives a flat map, which
+            # upsampling's rounding would turn into a random move once normalised.
+            return
+        # SiamFC's blend, (1 - w) * r / sum(r) + w * window, times sum(r): the same argmax without
+        # dividing the whole map.
         w = p["window_influence"]
-        mass = r.sum() - r.min() * r.size + 1e-16
-        r = (1 - w) * r + (w * mass) * self.window
+        r = r - r.min()
+        r = (1 - w) * r + (w * (r.sum() + 1e-16)) * self.window
         y, x = np.unravel_index(np.argmax(r), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
