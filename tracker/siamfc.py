@@ -194,7 +194,7 @@ class SiamFCTracker:
         # dividing the whole map.
         w = p["window_influence"]
         r = r - r.min()
-        r = (1 - w) * r + (w * (r.sum() + 1e-16)) * self.window
+        r = (1 - w) * r + (w * r.sum()) * self.window
         y, x = np.unravel_index(np.argmax(r), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
