@@ -46,6 +46,7 @@ class Entry:
     def __init__(self, label, tracker, threads=None, limit=None):
         self.label, self.tracker, self.threads, self.limit = label, tracker, threads, limit
         self.fps = {}  # sequence name -> fps
+        self.cores = {}  # sequence name -> CPU-seconds per second of update()
 
     def runs_on(self, i):
         return self.limit is None or i < self.limit
@@ -117,13 +118,16 @@ def layer_times(tracker, frame, box, repeats=30):
 
 
 def timed_run(tracker, frames, box, progress):
-    """fps of update() alone over frames[1:], after init on frames[0]."""
+    """fps of update() alone over frames[1:], after init on frames[0], and the CPU-seconds the
+    process spent per second of it: the cores the tracker kept busy."""
     tracker.init(frames[0], box)
-    total = 0.0
+    total = cpu = 0.0
     for frame in frames[1:]:
+        cpu -= time.process_time()
         total += _seconds(lambda: tracker.update(frame))
+        cpu += time.process_time()
         progress.update()
-    return (len(frames) - 1) / total
+    return (len(frames) - 1) / total, cpu / total
 
 
 def step_times(tracker, frames, box):
@@ -193,7 +197,8 @@ def measure(args):
         for entry in entries:
             if entry.runs_on(i):
                 entry.start()
-                entry.fps[seq.name] = timed_run(entry.tracker, frames, seq.boxes[start], progress)
+                entry.fps[seq.name], entry.cores[seq.name] = timed_run(entry.tracker, frames, seq.boxes[start],
+                                                                       progress)
         # After the timed runs, so that the breakdown cannot slow them.
         for entry in ours:
             entry.start()
@@ -217,6 +222,7 @@ def fps_table(entries, sizes):
             for name, (w, h, n) in sizes.items()]
     for label, stat in (("median", np.median), ("min", np.min)):
         rows.append([f"**{label}**", "", ""] + [f"**{stat(list(e.fps.values())):.1f}**" for e in entries])
+    rows.append(["cores used (median CPU-s per s)", "", ""] + [f"{np.median(list(e.cores.values())):.2f}" for e in entries])
     return markdown(head, rows)
 
 

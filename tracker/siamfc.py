@@ -81,7 +81,10 @@ class SiamFCTracker:
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
         n_response = self.response_size()
         self.up_size = p["response_up"] * (n_response - 1) + 1
-        self.upsampler = cubic_upsampler(n_response, self.up_size)
+        # Applied with torch, not numpy: numpy's BLAS runs its own threads, which spin on the second
+        # core after every product and starve whatever else runs there (torch's second thread,
+        # another tracker). torch keeps to the thread count this tracker sets.
+        self.upsampler = torch.from_numpy(cubic_upsampler(n_response, self.up_size))
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
         self.window = (hann / hann.sum()).astype(np.float32)
         self.response = None
@@ -184,7 +187,7 @@ class SiamFCTracker:
     def move(self, response, scale, frame_shape):
         """Move the target to the peak of one full-size response map, seen at `scale`."""
         p = self.p
-        r = self.upsampler @ response @ self.upsampler.T
+        r = (self.upsampler @ torch.from_numpy(response) @ self.upsampler.T).numpy()
         self.response = r
         if not np.ptp(response):
             # A crop of padding only (the target far outside the frame) gives a flat map, which
