@@ -4,6 +4,7 @@ import pytest
 
 from tracker import siamfc, train
 from tracker.config import CONFIG_DIR, load_config
+from tracker.model import CONFIG_CHOICES
 from tracker.errors import UserError
 
 DEFAULTS = siamfc.DEFAULTS
@@ -12,7 +13,7 @@ DEFAULTS = siamfc.DEFAULTS
 def load_text(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    return load_config(str(path), DEFAULTS)
+    return siamfc.load_params(str(path))
 
 
 def error_of(tmp_path, text):
@@ -79,6 +80,6 @@ def test_empty_file_gives_the_defaults(tmp_path):
 @pytest.mark.parametrize("name", sorted(n for n in os.listdir(CONFIG_DIR) if n.endswith(".yaml")))
 def test_shipped_configs_load(name):
     defaults = train.DEFAULTS if name.startswith("train") else siamfc.DEFAULTS
-    cfg = load_config(os.path.join(CONFIG_DIR, name), defaults)
+    cfg = load_config(os.path.join(CONFIG_DIR, name), defaults, CONFIG_CHOICES)
     # Files are named for the backbone they use when it is not the default one.
     assert cfg["model"]["backbone"] == ("alexnet" if "alexnet" in name else "light")

@@ -8,15 +8,9 @@ from .errors import UserError
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 
-# Keys whose value must come from a fixed set.
-CHOICES = {
-    ("model", "backbone"): ("alexnet", "light"),
-    ("tracking", "device"): ("cpu", "cuda"),
-}
-
-
-def merge(defaults, given, path, where):
-    """`defaults` overridden by `given`; unknown keys and wrong types are errors naming the key."""
+def merge(defaults, given, path, where, choices):
+    """`defaults` overridden by `given`; unknown keys and wrong types are errors naming the key.
+    `choices` maps key paths, e.g. ("model", "backbone"), to the values allowed there."""
     out = copy.deepcopy(defaults)
     for key, value in (given or {}).items():
         name = ".".join(path + (key,))
@@ -27,9 +21,9 @@ def merge(defaults, given, path, where):
         if isinstance(default, dict):
             if not isinstance(value, dict):
                 raise UserError(f"config key '{name}' in {where} must be a mapping of: {', '.join(sorted(default))}")
-            out[key] = merge(default, value, path + (key,), where)
+            out[key] = merge(default, value, path + (key,), where, choices)
             continue
-        out[key] = check_value(name, value, default, CHOICES.get(path + (key,)), where)
+        out[key] = check_value(name, value, default, choices.get(path + (key,)), where)
     return out
 
 
@@ -53,8 +47,8 @@ def check_value(name, value, default, choices, where):
     return value
 
 
-def load_config(path, defaults):
-    """Defaults overridden by the YAML file at `path` (None: the defaults alone)."""
+def load_config(path, defaults, choices=None):
+    """Defaults overridden by the YAML file at `path` (None: the defaults alone); `choices` as for merge."""
     if path is None:
         return copy.deepcopy(defaults)
     if not os.path.isfile(path):
@@ -68,4 +62,4 @@ def load_config(path, defaults):
         raise UserError(f"config file {path}{at} is not valid YAML; fix the syntax") from None
     if given is not None and not isinstance(given, dict):
         raise UserError(f"config file {path} must be a mapping of keys to values")
-    return merge(defaults, given, (), path)
+    return merge(defaults, given, (), path, choices or {})

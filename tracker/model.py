@@ -45,6 +45,7 @@ def light(width=1.0):
 
 
 BACKBONES = {"alexnet": alexnet, "light": light}
+CONFIG_CHOICES = {("model", "backbone"): tuple(BACKBONES)}  # for load_config
 
 
 def xcorr(z, x):

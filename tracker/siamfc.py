@@ -9,7 +9,7 @@ from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
-from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, xcorr_one
+from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, xcorr_one
 from .video import to_bgr8
 
 DEFAULTS = {
@@ -40,7 +40,7 @@ DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
 
 
 def load_params(path=None):
-    return load_config(path or DEFAULT_CONFIG, DEFAULTS)
+    return load_config(path or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES)
 
 
 def check_box(box, frame_shape):

@@ -21,7 +21,7 @@ from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .fileio import atomic_path, atomic_write, write_json
-from .model import TOTAL_STRIDE, SiamFC
+from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC
 from .progress import Progress
 
 DEFAULTS = {
@@ -184,7 +184,7 @@ def plot_loss(path, history):
 
 
 def train(config=None, resume=False, device="cpu", log=sys.stderr):
-    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS)
+    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES)
     d, a, t = cfg["data"], cfg["augment"], cfg["train"]
     if t["threads"] > 0:
         torch.set_num_threads(t["threads"])
