@@ -131,6 +131,18 @@ def test_scale_penalty_also_holds_back_a_negative_peak(tracker):
     assert np.all(tracker.size > size)
 
 
+def test_correct_puts_the_tracker_where_init_would(tracker):
+    frames, truth = moving_object(2)
+    tracker.init(frames[0], [300, 200, 50, 30])
+    expected = (tracker.center.copy(), tracker.size.copy(), tracker.x_side)
+    tracker.init(frames[0], truth[0])
+    tracker.correct(centre=(325, 215), size=(50, 30))
+    assert np.allclose(tracker.center, expected[0]) and np.allclose(tracker.size, expected[1])
+    assert tracker.x_side == pytest.approx(expected[2])
+    box, _ = tracker.update(frames[1])
+    assert np.isfinite(box).all()
+
+
 def test_grayscale_frames(tracker):
     frames, truth = moving_object(10)
     gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]

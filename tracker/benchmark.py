@@ -181,13 +181,14 @@ def limit_threads():
     _quiet_opencv()
 
 
-def run_jobs(jobs, workers):
-    """Yield run_job's answers as the jobs finish, in this process or in a pool of `workers`."""
+def run_jobs(jobs, workers, work=run_job):
+    """Yield work's answers (by default run_job's) as the jobs finish, in this process or in a pool
+    of `workers`."""
     if workers == 1:
-        yield from map(run_job, jobs)
+        yield from map(work, jobs)
         return
     with multiprocessing.get_context("spawn").Pool(workers, initializer=limit_threads) as pool:
-        yield from pool.imap_unordered(run_job, jobs)
+        yield from pool.imap_unordered(work, jobs)
 
 
 def summarize_ope(records):

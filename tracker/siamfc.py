@@ -138,6 +138,15 @@ class SiamFCTracker:
         self.lost = False
         return box
 
+    def correct(self, centre=None, size=None):
+        """Overwrite the tracked centre (cx, cy) and/or size (w, h), e.g. with a user's correction;
+        the exemplar stays the first frame's. benchmarks/oracle.py feeds it the ground truth."""
+        if centre is not None:
+            self.center = np.asarray(centre, dtype=np.float64)
+        if size is not None:
+            self.size = np.asarray(size, dtype=np.float64)
+            self.x_side = context_size(*self.size, self.p["context"]) * self.p["instance_size"] / self.p["exemplar_size"]
+
     def update(self, frame):
         frame = to_bgr8(frame)
         if not self.two_pass:
