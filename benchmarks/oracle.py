@@ -35,14 +35,15 @@ class Oracle:
         self.tracker, self.sequence, self.mode = tracker, sequence, mode
 
     def init(self, frame, box):
-        self.frame = first_visible(self.sequence)
+        # track_sequence starts on the first visible frame and then updates on every later one.
+        self.index = first_visible(self.sequence)
         return self.tracker.init(frame, box)
 
     def update(self, frame):
         box, score = self.tracker.update(frame)
-        self.frame += 1
-        truth = self.sequence.boxes[self.frame]
-        if self.mode == "none" or self.sequence.absent[self.frame]:
+        self.index += 1
+        truth = self.sequence.boxes[self.index]
+        if self.mode == "none" or self.sequence.absent[self.index]:
             return box, score
         cx, cy, w, h = xywh_to_cxcywh(truth)
         self.tracker.correct(**({"size": (w, h)} if self.mode == "size" else {"centre": (cx, cy)}))
