@@ -222,7 +222,8 @@ def fps_table(entries, sizes):
             for name, (w, h, n) in sizes.items()]
     for label, stat in (("median", np.median), ("min", np.min)):
         rows.append([f"**{label}**", "", ""] + [f"**{stat(list(e.fps.values())):.1f}**" for e in entries])
-    rows.append(["cores used (median CPU-s per s)", "", ""] + [f"{np.median(list(e.cores.values())):.2f}" for e in entries])
+    rows.append(["cores used (median CPU-s per s)", "", ""]
+                + [f"{np.median(list(e.cores.values())):.2f}" for e in entries])
     return markdown(head, rows)
 
 

@@ -145,7 +145,8 @@ class SiamFCTracker:
             self.center = np.asarray(centre, dtype=np.float64)
         if size is not None:
             self.size = np.asarray(size, dtype=np.float64)
-            self.x_side = context_size(*self.size, self.p["context"]) * self.p["instance_size"] / self.p["exemplar_size"]
+            p = self.p
+            self.x_side = context_size(*self.size, p["context"]) * p["instance_size"] / p["exemplar_size"]
 
     def update(self, frame):
         frame = to_bgr8(frame)
