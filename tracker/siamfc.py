@@ -122,11 +122,9 @@ class SiamFCTracker:
         frame = to_bgr8(frame)
         box = check_box(box, frame.shape)
         cx, cy, w, h = xywh_to_cxcywh(box)
-        self.center = np.array([cx, cy])
-        self.size = np.array([w, h])
-        z_side = context_size(w, h, self.p["context"])
-        self.x_side = z_side * self.p["instance_size"] / self.p["exemplar_size"]
+        self.correct(centre=(cx, cy), size=(w, h))
         self.first_x_side = self.x_side
+        z_side = context_size(w, h, self.p["context"])
         # Crops reaching outside the frame are padded with the first frame's mean colour, as in
         # SiamFC: recomputing it every frame would cost more than a search crop's warp.
         self.fill = cv2.mean(frame)[:3]
