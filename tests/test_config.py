@@ -1,11 +1,12 @@
 import os
 
+import numpy as np
 import pytest
 
 from tracker import siamfc, train
 from tracker.config import CONFIG_DIR, load_config
-from tracker.model import CONFIG_CHOICES
 from tracker.errors import UserError
+from tracker.model import CONFIG_CHOICES
 
 DEFAULTS = siamfc.DEFAULTS
 
@@ -83,3 +84,15 @@ def test_shipped_configs_load(name):
     cfg = load_config(os.path.join(CONFIG_DIR, name), defaults, CONFIG_CHOICES)
     # Files are named for the backbone they use when it is not the default one.
     assert cfg["model"]["backbone"] == ("alexnet" if "alexnet" in name else "light")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(CONFIG_DIR)
+                                        if n.endswith(".yaml") and not n.startswith("train")))
+def test_shipped_tracking_configs_build_a_tracker(name):
+    # Some settings (side_size, the weights' model) are only checked when the tracker is built.
+    tracker = siamfc.SiamFCTracker.from_files(os.path.join(CONFIG_DIR, name))
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[100:140, 140:180] = 200
+    tracker.init(frame, (140, 100, 40, 40))
+    box, _ = tracker.update(frame)
+    assert np.allclose(box, (140, 100, 40, 40), atol=2)
