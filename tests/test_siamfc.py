@@ -98,6 +98,25 @@ def test_side_size_must_fit_the_network(side):
     assert "\n" not in str(e.value)
 
 
+def test_weights_track_only_at_the_input_sizes_they_were_trained_at(tmp_path):
+    path = str(tmp_path / "small.pt")
+    net, meta = weights_io.load("siamfc_light.pt")
+    weights_io.save(path, net, {"backbone": "light", "width": 1.0}, {**meta, "exemplar_size": 95, "instance_size": 191})
+    config = tmp_path / "small.yaml"
+    config.write_text(f"weights: {path}\n")
+    with pytest.raises(UserError, match=r"trained at exemplar/instance sizes 95/191 px, but the config tracks at 127/255"):
+        SiamFCTracker.from_files(str(config))
+    config.write_text(f"weights: {path}\ntracking: {{exemplar_size: 95, instance_size: 191, side_size: 111}}\n")
+    tracker = SiamFCTracker.from_files(str(config))
+    frames, boxes = moving_object(3)
+    tracker.init(frames[0], boxes[0])
+    assert tracker.search_crops(frames[1], tracker.side_factors, tracker.side_crops).shape == (2, 111, 111, 3)
+    assert tracker.update(frames[1])[0].shape == (4,)
+    # Weights that predate the record were trained at SiamFC's sizes, which the shipped configs use.
+    with pytest.raises(UserError, match="trained at exemplar/instance sizes 127/255 px"):
+        SiamFCTracker.from_files(str(config), weights="siamfc_light.pt")
+
+
 @pytest.mark.parametrize("n,size", [(17, 273), (3, 33), (5, 7)])
 def test_cubic_upsampler_resizes_as_cv2_does(n, size):
     r = np.random.default_rng(n).normal(0, 5, (n, n)).astype(np.float32)

@@ -203,6 +203,19 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, cache):
         run_train(path)
 
 
+def test_training_at_smaller_input_sizes_records_them(tmp_path, cache):
+    config = tmp_path / "train.yaml"
+    write_config(tmp_path, cache)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["train"].update(epochs=1, exemplar_size=95, instance_size=191)
+    config.write_text(yaml.safe_dump(cfg))
+    run_train(str(config))
+    net, meta = weights.load(str(tmp_path / "out" / "weights.pt"))
+    assert (meta["exemplar_size"], meta["instance_size"]) == (95, 191)
+    with torch.inference_mode():   # 95 px -> 4x4 cells, 191 px -> 16x16: a 13x13 response
+        assert net.eval()(torch.zeros(1, 3, 95, 95), torch.zeros(1, 3, 191, 191)).shape == (1, 1, 13, 13)
+
+
 def test_labels_hand_computed():
     # 5x5 map, radius 8 px = 1 cell; target 8 px right of the centre = one cell right.
     expected = np.array([[0, 0, 0, 0, 0],
@@ -224,19 +237,26 @@ def test_labels_disc_on_the_response_map():
     assert (xs.mean(), ys.mean()) == (10, 7)   # centre (8, 8) moved 2 cells right, 1 cell up
 
 
-def test_random_affine_reports_where_the_target_lands():
+@pytest.mark.parametrize("out_size", [255, 191])
+def test_random_affine_reports_where_the_target_lands(out_size):
+    # At 191 px the same 255 px region is shown shrunk: the blob and its offsets shrink by 191/255.
     C = cropcache.CROP
     crops = np.zeros((6, 1, C, C), np.float32)
     crops[:, :, C // 2 - 4:C // 2 + 5, C // 2 - 4:C // 2 + 5] = 1   # a 9x9 blob on the crop centre
     aug = {"scale": 0.05, "aspect": 0.05, "flip": 0.5}
-    theta, centre = random_affine(6, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
-    out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, 255)[:, 0].numpy()
-    rows, cols = np.indices((255, 255)) + 0.5
+    theta, centre = random_affine(6, out_size, C, aug, 16, torch.Generator().manual_seed(0), "cpu", 255)
+    out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, out_size)[:, 0].numpy()
+    rows, cols = np.indices((out_size, out_size)) + 0.5
+    shrink = out_size / 255
     for k in range(6):
         mass = out[k].sum()
-        found = ((out[k] * cols).sum() / mass - 127.5, (out[k] * rows).sum() / mass - 127.5)
+        # Output pixels per crop pixel, squared; point-sampling a shrunk blob keeps its area to a few %.
+        area = (out_size / (C * abs(theta[k, 0, 0]))) * (out_size / (C * abs(theta[k, 1, 1])))
+        assert mass == pytest.approx(81 * area, rel=0.08)
+        found = ((out[k] * cols).sum() / mass - out_size / 2, (out[k] * rows).sum() / mass - out_size / 2)
         np.testing.assert_allclose(found, centre[k].numpy(), atol=0.25)
-    assert centre.abs().max() > 4   # the shift really moved the targets
+    assert centre.abs().max() > 4 * shrink   # the shift really moved the targets
+    assert centre.abs().max() <= 16 * shrink * 1.06 + 0.01   # 16 crop px at most, seen shrunk
 
 
 def test_balanced_loss_hand_computed():

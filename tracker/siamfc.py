@@ -70,6 +70,17 @@ def check_side_size(side, exemplar, instance):
                         f"{TOTAL_STRIDE}; e.g. {exemplar + 4 * TOTAL_STRIDE}")
 
 
+def check_input_sizes(meta, tracking, path):
+    """The network scores well only at the input sizes it was trained at (weights from before
+    these were recorded were trained at SiamFC's 127 / 255 px)."""
+    trained = meta.get("exemplar_size", 127), meta.get("instance_size", 255)
+    asked = tracking["exemplar_size"], tracking["instance_size"]
+    if trained != asked:
+        raise UserError(f"weights file {path} was trained at exemplar/instance sizes {trained[0]}/{trained[1]} px, "
+                        f"but the config tracks at {asked[0]}/{asked[1]}; set tracking.exemplar_size and "
+                        "tracking.instance_size to match")
+
+
 class SiamFCTracker:
     def __init__(self, net, params, device="cpu"):
         self.p = params["tracking"]
@@ -105,7 +116,9 @@ class SiamFCTracker:
             raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
         if params["tracking"]["threads"] > 0:
             torch.set_num_threads(params["tracking"]["threads"])
-        net, _ = weights_io.load(weights or params["weights"], params["model"])
+        path = weights or params["weights"]
+        net, meta = weights_io.load(path, params["model"])
+        check_input_sizes(meta, params["tracking"], path)
         return cls(net, params, device)
 
     def response_size(self):

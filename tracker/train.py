@@ -43,7 +43,10 @@ DEFAULTS = {
                 "blur": 0.2},
     "train": {"epochs": 20, "pairs_per_epoch": 4000, "batch_size": 16, "lr": 0.01, "lr_end": 1e-5,
               "momentum": 0.9, "weight_decay": 5e-4, "r_pos": 16, "seed": 0, "threads": 0,
-              "start_from": ""},  # weights file to fine-tune; empty: random initialisation
+              "start_from": "",  # weights file to fine-tune; empty: random initialisation
+              # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these,
+              # and the tracking config's exemplar_size / instance_size must match them.
+              "exemplar_size": cropcache.EXEMPLAR, "instance_size": cropcache.INSTANCE},
     "out": "runs/siamfc_light",
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
@@ -91,14 +94,16 @@ class PairSampler:
         return z, np.where(negative, other, x), negative
 
 
-def random_affine(n, out_size, crop_size, aug, shift, g, device):
-    """Warps to an `out_size` view of the crop centre with scale/aspect jitter, shift and flip,
-    and where the target centre lands, in output pixels from the centre."""
+def random_affine(n, out_size, crop_size, aug, shift, g, device, region=None):
+    """Warps to an `out_size` px view of the crop's central `region` px (default: out_size, one
+    crop pixel per output pixel) with scale/aspect jitter, shift (in crop px) and flip, and where
+    the target centre lands, in output pixels from the centre."""
     r = lambda: torch.rand(n, generator=g, device=device) * 2 - 1  # noqa: E731 - uniform(-1, 1)
     zoom = torch.exp(r() * math.log1p(aug["scale"]))
     aspect = torch.exp(r() * math.log1p(aug["aspect"]))
-    ax = out_size / (crop_size * zoom * aspect)
-    ay = out_size / (crop_size * zoom / aspect)
+    region = region or out_size
+    ax = region / (crop_size * zoom * aspect)
+    ay = region / (crop_size * zoom / aspect)
     flip = torch.rand(n, generator=g, device=device) < aug["flip"]
     ax = torch.where(flip, -ax, ax)
     tx, ty = r() * shift * 2 / crop_size, r() * shift * 2 / crop_size
@@ -222,6 +227,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         print(f"resumed {ckpt_path} after epoch {start_epoch}", file=log)
 
     steps = t["pairs_per_epoch"] // t["batch_size"]
+    z_size, x_size = t["exemplar_size"], t["instance_size"]
     started = time.time()
     progress = Progress("training", (t["epochs"] - start_epoch) * steps * t["batch_size"], "pairs", log)
     for epoch in range(start_epoch, t["epochs"]):
@@ -236,10 +242,10 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         for step in range(steps):
             zi, xi, neg = sampler.sample(t["batch_size"], rng)
             n = len(zi)
-            z_theta, _ = random_affine(n, cropcache.EXEMPLAR, cropcache.CROP, a, 0, g, device)
-            x_theta, centre = random_affine(n, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
-            z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, cropcache.EXEMPLAR), a, g)
-            x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, cropcache.INSTANCE), a, g)
+            z_theta, _ = random_affine(n, z_size, cropcache.CROP, a, 0, g, device, cropcache.EXEMPLAR)
+            x_theta, centre = random_affine(n, x_size, cropcache.CROP, a, a["shift"], g, device, cropcache.INSTANCE)
+            z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, z_size), a, g)
+            x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, x_size), a, g)
             logits = net(z.contiguous(memory_format=torch.channels_last),
                          x.contiguous(memory_format=torch.channels_last))
             target = labels(centre, logits.shape[-1], t["r_pos"])
@@ -259,7 +265,8 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         # The newest weights are always usable, even if the run is stopped before the last epoch.
         meta = {"epochs": epoch + 1, "pairs": (epoch + 1) * steps * t["batch_size"], "crops": int(len(crops)),
                 "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
-                "device": str(device), "seconds_this_run": round(time.time() - started, 1)}
+                "device": str(device), "exemplar_size": z_size, "instance_size": x_size,
+                "seconds_this_run": round(time.time() - started, 1)}
         weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
     progress.close()
     print(f"wrote {os.path.join(out, 'weights.pt')}", file=log)
