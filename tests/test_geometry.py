@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tracker.geometry import context_size, crop, cxcywh_to_xywh, xywh_to_cxcywh
+from tracker.geometry import context_size, crop, cxcywh_to_xywh, shrink_around, xywh_to_cxcywh
 
 coord = st.floats(-1e4, 1e4, allow_nan=False)
 side = st.floats(0, 1e4, allow_nan=False)
@@ -56,6 +56,22 @@ def test_large_shrink_keeps_centre_and_area():
     rows, cols = np.indices(out.shape) + 0.5
     assert (out * cols).sum() / out.sum() == pytest.approx(50, abs=0.25)
     assert (out * rows).sum() / out.sum() == pytest.approx(50, abs=0.25)
+
+
+@pytest.mark.parametrize("center", [(500, 500), (3, 997), (998.5, 1.5)])
+def test_large_shrink_is_by_a_whole_factor_of_the_frame(center):
+    # side 900 to 100 px: shrunk 5x (then 1.8x by the warp), averaging 5x5 blocks of the frame itself.
+    frame = np.random.default_rng(1).integers(0, 256, (1000, 1000, 3), dtype=np.uint8)
+    small, c, side = shrink_around(frame, center, 900, 100)
+    assert side == 180
+    x0, y0 = np.asarray(center) - 5 * c
+    assert x0 == int(x0) and y0 == int(y0)
+    assert x0 + 5 * small.shape[1] <= 1000 and y0 + 5 * small.shape[0] <= 1000
+    for i, j in [(0, 0), (small.shape[0] - 1, small.shape[1] - 1)]:
+        block = frame[int(y0) + 5 * i:int(y0) + 5 * i + 5, int(x0) + 5 * j:int(x0) + 5 * j + 5]
+        np.testing.assert_allclose(small[i, j], block.reshape(-1, 3).mean(0), atol=0.5)
+    if center == (500, 500):   # inside the frame, the shrunk image holds the whole square and a margin
+        assert np.all(c - side / 2 >= 2) and np.all(c + side / 2 <= np.array(small.shape[1::-1]) - 2)
 
 
 def test_large_shrink_at_the_frame_edge():

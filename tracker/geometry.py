@@ -33,27 +33,30 @@ def crop_matrix(center, side, out_size):
 
 
 def shrink_around(frame, center, side, out_size):
-    """The frame around a square crop, area-averaged down so that the crop then shrinks at most 2x
-    to `out_size` (a bilinear warp aliases beyond that), with the crop's centre and side in its pixels.
+    """The frame around a square crop, area-averaged down by a whole factor so that the crop then
+    shrinks at most 2x to `out_size` (a bilinear warp aliases beyond that), with the crop's centre
+    and side in its pixels.
 
     A crop that needs no shrinking comes back as it is. Only the crop's neighbourhood is shrunk:
-    on a large frame, shrinking it all would cost more than the network.
+    on a large frame, shrinking it all would cost more than the network. A whole factor because
+    OpenCV's area resize then just averages blocks, ~20x faster than at any other factor.
     """
     center = np.asarray(center, dtype=np.float64)
     if side <= 2 * out_size:
         return frame, center, side
+    k = int(np.ceil(side / (2 * out_size)))
     # Two pixels of the shrunk image beyond the square: as far as the bilinear taps can reach.
-    margin = side / out_size + 1
-    x0, y0 = np.maximum(np.floor(center - side / 2 - margin), 0).astype(int)
-    x1, y1 = np.minimum(np.ceil(center + side / 2 + margin), frame.shape[1::-1]).astype(int)
-    if x1 <= x0 or y1 <= y0:
+    margin = 2 * k
+    lo = np.maximum(np.floor(center - side / 2 - margin), 0).astype(int)
+    hi = np.minimum(np.ceil(center + side / 2 + margin), frame.shape[1::-1]).astype(int)
+    # Whole blocks of k pixels: the far edge moves out, or in where the frame ends.
+    n = -(-(hi - lo) // k)
+    n = np.where(lo + n * k > frame.shape[1::-1], (hi - lo) // k, n)
+    if np.any(n < 1):
         return frame, center, side  # the crop misses the frame: all of it takes the fill colour
-    roi = frame[y0:y1, x0:x1]
-    f = 2 * out_size / side
-    size = np.maximum(np.round(np.array(roi.shape[1::-1]) * f), 1).astype(int)
-    small = cv2.resize(roi, tuple(size.tolist()), interpolation=cv2.INTER_AREA)
-    fx, fy = size / roi.shape[1::-1]
-    return small, (center - (x0, y0)) * (fx, fy), side * (fx + fy) / 2
+    (x0, y0), (x1, y1) = lo, lo + n * k
+    small = cv2.resize(frame[y0:y1, x0:x1], tuple(n.tolist()), interpolation=cv2.INTER_AREA)
+    return small, (center - lo) / k, side / k
 
 
 def warp_square(frame, center, side, out_size, fill, out=None):
