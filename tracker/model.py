@@ -122,4 +122,9 @@ def fuse_batchnorm(module):
             setattr(module, next_name, nn.Identity())
         else:
             fuse_batchnorm(child)
+    if isinstance(module, nn.Sequential):
+        # Even an Identity costs a module call, twice a frame for each of the backbone's 13.
+        for i in reversed(range(len(module))):
+            if isinstance(module[i], nn.Identity):
+                del module[i]
     return module
