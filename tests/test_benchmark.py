@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker import benchmark
+from tracker import benchmark, peers
 from tracker import weights as tracker_weights
 from tracker.sequences import Sequence
 
@@ -139,7 +139,7 @@ def test_rerun_only_computes_missing_pairs(dataset, tmp_path, counted_runs):
     assert sorted(counted_runs) == [("kcf", "late"), ("kcf", "right")]
 
 
-def test_results_of_another_config_or_weights_are_run_again(dataset, tmp_path, counted_runs, capsys):
+def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_path, counted_runs, capsys, monkeypatch):
     out = tmp_path / "out"
     benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out)
     assert len(counted_runs) == 4
@@ -162,6 +162,14 @@ def test_results_of_another_config_or_weights_are_run_again(dataset, tmp_path, c
     torch.save(blob, weights)
     benchmark.run_benchmark(dataset, trackers=("siamfc",), out=out, config=str(config), weights=str(weights))
     assert len(counted_runs) == 2
+
+    # So do other tracking code: an edited geometry.py, here a copy of it with one more line.
+    edited = tmp_path / "geometry.py"
+    edited.write_text(open(peers.TRACKING_SOURCES[1]).read() + "# edited\n")
+    monkeypatch.setattr(peers, "TRACKING_SOURCES", (*peers.TRACKING_SOURCES[:1], str(edited), *peers.TRACKING_SOURCES[2:]))
+    counted_runs.clear()
+    benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out, config=str(config), weights=str(weights))
+    assert len(counted_runs) == 2 and all(name == "siamfc" for name, _ in counted_runs)
 
     # A record from before records named their setup counts as stale.
     record = out / "mosse" / "right.json"

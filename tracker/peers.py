@@ -28,6 +28,9 @@ def _model_file(folder, name):
     return path
 
 
+# Our tracker's boxes depend on its code too: a benchmark run after any of these changed is run again.
+TRACKING_SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
+                         for f in ("siamfc.py", "geometry.py", "model.py", "video.py", "weights.py"))
 MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}
 
 
@@ -118,7 +121,7 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
 
 def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
     """A fingerprint of what tracker `name`'s boxes depend on besides the frames: for ours, the
-    tracking parameters, the weights file's bytes, the device and library versions; for a peer, the
+    tracking parameters, the weights file's bytes, the tracking code, the device and library versions; for a peer, the
     OpenCV version and its model files. Benchmark results made under another fingerprint are stale.
 
     Call it for a tracker that make_tracker has built, so that every file it reads exists.
@@ -130,7 +133,7 @@ def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
         from .weights import resolve
         params = load_params(config)
         h.update(json.dumps([params, device, torch.__version__], sort_keys=True).encode())
-        files = [resolve(weights or params["weights"])]
+        files = [resolve(weights or params["weights"]), *TRACKING_SOURCES]
     else:
         files = [os.path.join(_models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
     for path in files:
