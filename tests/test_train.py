@@ -216,6 +216,19 @@ def test_training_at_smaller_input_sizes_records_them(tmp_path, cache):
         assert net.eval()(torch.zeros(1, 3, 95, 95), torch.zeros(1, 3, 191, 191)).shape == (1, 1, 13, 13)
 
 
+@pytest.mark.parametrize("sizes,problem", [((127, 250), "plus a multiple of 8"), ((135, 127), "plus a multiple of 8"),
+                                           ((31, 159), "too small for the backbone")])
+def test_input_sizes_the_network_cannot_take_are_refused(tmp_path, cache, sizes, problem):
+    config = tmp_path / "train.yaml"
+    write_config(tmp_path, cache)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["train"].update(exemplar_size=sizes[0], instance_size=sizes[1])
+    config.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match=problem) as e:
+        run_train(str(config))
+    assert "\n" not in str(e.value) and not (tmp_path / "out" / "checkpoint.pt").exists()
+
+
 def test_labels_hand_computed():
     # 5x5 map, radius 8 px = 1 cell; target 8 px right of the centre = one cell right.
     expected = np.array([[0, 0, 0, 0, 0],

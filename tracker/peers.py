@@ -121,8 +121,9 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
 
 def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
     """A fingerprint of what tracker `name`'s boxes depend on besides the frames: for ours, the
-    tracking parameters, the weights file's bytes, the tracking code, the device and library versions; for a peer, the
-    OpenCV version and its model files. Benchmark results made under another fingerprint are stale.
+    tracking parameters, the weights file's bytes, the tracking code, the device and library
+    versions; for a peer, the OpenCV version and its model files. Benchmark results made under
+    another fingerprint are stale.
 
     Call it for a tracker that make_tracker has built, so that every file it reads exists.
     """

@@ -150,6 +150,20 @@ def balanced_loss(logits, target):
     return (F.binary_cross_entropy_with_logits(logits, target, w, reduction="sum") / len(logits))
 
 
+def check_train_sizes(net, z_size, x_size):
+    """A UserError unless the backbone can embed an exemplar of z_size px and the response to an
+    x_size px search region has a centre cell, as the labels assume."""
+    if z_size > x_size or (x_size - z_size) % TOTAL_STRIDE:
+        raise UserError(f"train.instance_size {x_size} must be train.exemplar_size {z_size} plus a multiple of "
+                        f"{TOTAL_STRIDE}; e.g. 127 and 255")
+    try:
+        with torch.no_grad():
+            net.eval().embed(torch.zeros(1, 3, z_size, z_size))
+    except RuntimeError:
+        raise UserError(f"train.exemplar_size {z_size} px is too small for the backbone to embed; "
+                        "use a larger one, e.g. 127") from None
+
+
 def init_weights(net):
     for m in net.modules():
         if isinstance(m, nn.Conv2d) and m.out_channels > 1:
@@ -198,6 +212,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
     if os.path.exists(ckpt_path) and not resume:
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it, or set another 'out' in the config")
     device = torch.device(device)
+    check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])   # before the long part
 
     paths = cropcache.build(d["root"], os.path.join(d["root"], d["split"]), d["cache"], d["images"],
                             d["frame_stride"], d["max_set_boxes"], d["jpeg_quality"])
