@@ -100,14 +100,17 @@ def layer_times(tracker, frame, box, repeats=30):
     """Per kind of layer of the search branch: (ms per frame, GFLOP per frame), each layer timed
     alone on the inputs it had in one update(), best of `repeats`: where the network's time goes."""
     tracker.init(frame, box)
-    calls = []
-    hooks = [layer.register_forward_hook(lambda layer, args, out: calls.append((layer, args[0])))
-             for layer in tracker.search_net if not isinstance(layer, torch.nn.Identity)]
+    inputs, as_input = [], tracker.as_input
+    tracker.as_input = lambda crops: inputs.append(as_input(crops)) or inputs[-1]
     tracker.update(frame)
-    for hook in hooks:
-        hook.remove()
+    del tracker.as_input
     kinds = {}
     with torch.inference_mode():
+        calls = []
+        for h in inputs:   # every pass of the search branch in that update(), layer by layer
+            for layer in tracker.search_net:
+                calls.append((layer, h))
+                h = layer(h)
         for layer, h in calls:
             with FlopCounterMode(display=False) as counter:
                 layer(h)

@@ -166,7 +166,9 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
     # So do other tracking code: an edited geometry.py, here a copy of it with one more line.
     edited = tmp_path / "geometry.py"
     edited.write_text(open(peers.TRACKING_SOURCES[1]).read() + "# edited\n")
-    monkeypatch.setattr(peers, "TRACKING_SOURCES", (*peers.TRACKING_SOURCES[:1], str(edited), *peers.TRACKING_SOURCES[2:]))
+    sources = list(peers.TRACKING_SOURCES)
+    sources[1] = str(edited)
+    monkeypatch.setattr(peers, "TRACKING_SOURCES", tuple(sources))
     counted_runs.clear()
     benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out, config=str(config), weights=str(weights))
     assert len(counted_runs) == 2 and all(name == "siamfc" for name, _ in counted_runs)

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import TOTAL_STRIDE, SiamFC, fold_last_conv, fuse_batchnorm, xcorr, xcorr_one
+from tracker.model import (TOTAL_STRIDE, SiamFC, fold_last_conv, fuse_batchnorm, plain_layers, run_layers, xcorr,
+                           xcorr_one)
 
 
 def sliding_dot(z, x):
@@ -65,6 +66,17 @@ def randomize_batchnorm(net, seed):
             m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
             m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
             m.bias.data.copy_(torch.randn(n, generator=g))
+
+
+@pytest.mark.parametrize("backbone", ["light", "alexnet"])
+def test_plain_layers_give_the_backbones_outputs(backbone):
+    torch.manual_seed(0)
+    net = fuse_batchnorm(SiamFC(backbone, width=0.5).eval()).backbone
+    layers = plain_layers(net)
+    assert not any(isinstance(f, (nn.Conv2d, nn.ReLU)) for f in layers)   # no module calls left for those
+    x = torch.rand(2, 3, 135, 135) * 255
+    with torch.inference_mode():
+        assert torch.equal(run_layers(layers, x.clone()), net(x.clone()))
 
 
 @pytest.mark.parametrize("backbone", ["alexnet", "light"])

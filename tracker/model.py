@@ -94,6 +94,25 @@ def fold_last_conv(backbone, z):
     return backbone[:-1], kernel, bias
 
 
+def plain_layers(backbone):
+    """The layers of a Sequential as plain functions, for inference: the same outputs without
+    nn.Module's call machinery, which costs ~1 ms a frame over the light backbone's 2 x 21 calls."""
+    def plain(m):
+        if isinstance(m, nn.Conv2d) and m.padding_mode == "zeros":
+            w, b, stride, padding, dilation, groups = m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups
+            return lambda x: F.conv2d(x, w, b, stride, padding, dilation, groups)
+        if isinstance(m, nn.ReLU):
+            return torch.relu_ if m.inplace else torch.relu
+        return m
+    return [plain(m) for m in backbone]
+
+
+def run_layers(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 class SiamFC(nn.Module):
     def __init__(self, backbone="light", width=1.0):
         super().__init__()

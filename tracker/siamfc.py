@@ -9,7 +9,7 @@ from . import weights as weights_io
 from .config import CONFIG_DIR, load_config
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
-from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, xcorr_one
+from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, plain_layers, run_layers, xcorr_one
 from .video import to_bgr8
 
 DEFAULTS = {
@@ -145,6 +145,7 @@ class SiamFCTracker:
         with torch.inference_mode():
             z = self.net.embed(self.as_input(z[None]))
             self.search_net, self.kernel, bias = fold_last_conv(self.net.backbone, z)
+        self.search_layers = plain_layers(self.search_net)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
         return box
@@ -189,7 +190,7 @@ class SiamFCTracker:
     def score_maps(self, crops):
         """The response logits of the search crops, one map per crop."""
         with torch.inference_mode():
-            maps = xcorr_one(self.kernel, self.search_net(self.as_input(crops)))
+            maps = xcorr_one(self.kernel, run_layers(self.search_layers, self.as_input(crops)))
         return maps * self.net.out_scale + self.out_bias
 
     def locate(self, maps, frame_shape):
