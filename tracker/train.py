@@ -94,14 +94,12 @@ class PairSampler:
         return z, np.where(negative, other, x), negative
 
 
-def random_affine(n, out_size, crop_size, aug, shift, g, device, region=None):
-    """Warps to an `out_size` px view of the crop's central `region` px (default: out_size, one
-    crop pixel per output pixel) with scale/aspect jitter, shift (in crop px) and flip, and where
-    the target centre lands, in output pixels from the centre."""
+def random_affine(n, out_size, region, crop_size, aug, shift, g, device):
+    """Warps to an `out_size` px view of the crop's central `region` px with scale/aspect jitter,
+    shift (in crop px) and flip, and where the target centre lands, in output pixels from the centre."""
     r = lambda: torch.rand(n, generator=g, device=device) * 2 - 1  # noqa: E731 - uniform(-1, 1)
     zoom = torch.exp(r() * math.log1p(aug["scale"]))
     aspect = torch.exp(r() * math.log1p(aug["aspect"]))
-    region = region or out_size
     ax = region / (crop_size * zoom * aspect)
     ay = region / (crop_size * zoom / aspect)
     flip = torch.rand(n, generator=g, device=device) < aug["flip"]
@@ -257,8 +255,8 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         for step in range(steps):
             zi, xi, neg = sampler.sample(t["batch_size"], rng)
             n = len(zi)
-            z_theta, _ = random_affine(n, z_size, cropcache.CROP, a, 0, g, device, cropcache.EXEMPLAR)
-            x_theta, centre = random_affine(n, x_size, cropcache.CROP, a, a["shift"], g, device, cropcache.INSTANCE)
+            z_theta, _ = random_affine(n, z_size, cropcache.EXEMPLAR, cropcache.CROP, a, 0, g, device)
+            x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
             z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, z_size), a, g)
             x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, x_size), a, g)
             logits = net(z.contiguous(memory_format=torch.channels_last),
