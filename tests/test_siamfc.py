@@ -131,7 +131,7 @@ def test_a_flat_response_leaves_the_target_in_place(tracker):
     frames, truth = moving_object(2)
     tracker.init(frames[0], truth[0])
     before = tracker.center.copy()
-    tracker.move(np.full((17, 17), 3.0, np.float32), 1.0, frames[0].shape)
+    tracker.move(np.full((17, 17), 3.0, np.float32), 1.0, frames[0].shape, tracker.crops[0])
     np.testing.assert_allclose(tracker.center, before)
 
 
@@ -140,13 +140,14 @@ def test_scale_penalty_also_holds_back_a_negative_peak(tracker):
     tracker.init(frames[0], truth[0])
     size = tracker.size.copy()
     maps = np.full((3, 17, 17), -5.0, np.float32)
+    crops = np.zeros((3, 255, 255, 3), np.uint8)
     maps[:, 8, 8] = [-1.0, -1.0, -0.99]   # smaller, same, larger scale: the larger is barely higher
     # Penalised, the larger scale's -0.99 falls to -1.015, under the unpenalised -1.0: no resize.
     # (Multiplying the logit by the penalty would have raised it to -0.965 and grown the box.)
-    tracker.locate(maps, frames[1].shape)
+    tracker.locate(maps, frames[1].shape, crops)
     np.testing.assert_allclose(tracker.size, size)
     maps[:, 8, 8] = [-1.0, -1.0, -0.9]    # clearly higher: the box grows
-    tracker.locate(maps, frames[1].shape)
+    tracker.locate(maps, frames[1].shape, crops)
     assert np.all(tracker.size > size)
 
 

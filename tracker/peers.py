@@ -30,7 +30,7 @@ def _model_file(folder, name):
 
 # Our tracker's boxes depend on its code too: a benchmark run after any of these changed is run again.
 TRACKING_SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
-                         for f in ("siamfc.py", "geometry.py", "model.py", "video.py", "weights.py"))
+                         for f in ("siamfc.py", "colour.py", "geometry.py", "model.py", "video.py", "weights.py"))
 MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}
 
 
