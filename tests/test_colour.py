@@ -1,8 +1,10 @@
+import cv2
 import numpy as np
 import pytest
 
 from tracker.colour import ColourModel, histograms
 from tracker.errors import UserError
+from tracker.metrics import iou
 from tracker import weights as weights_io
 from tracker.siamfc import SiamFCTracker, load_params
 
@@ -106,3 +108,32 @@ def test_colour_bins_must_fit_eight_bit_channels(bins):
     with pytest.raises(UserError, match="colour_bins") as e:
         colour_tracker(0.3, bins=bins)
     assert "\n" not in str(e.value)
+
+
+def red_object(n, size=(480, 640), start=(100, 200), step=(6, 2), growth=0.01, obj=(60, 40)):
+    """A growing object of random blocks, every one with full red, moving over a dark texture
+    with no red at all: colours of its own."""
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 128, (size[0] // 8, size[1] // 8, 3), dtype=np.uint8)
+    background = cv2.resize(small, size[::-1], interpolation=cv2.INTER_CUBIC)
+    background[..., 2] = 0
+    pattern = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    pattern[..., 2] = 255
+    frames, boxes = [], []
+    for i in range(n):
+        w, h = int(obj[0] * (1 + growth * i)), int(obj[1] * (1 + growth * i))
+        x, y = start[0] + step[0] * i, start[1] + step[1] * i
+        frame = background.copy()
+        frame[y:y + h, x:x + w] = cv2.resize(pattern, (w, h), interpolation=cv2.INTER_NEAREST)
+        frames.append(frame)
+        boxes.append([x, y, w, h])
+    return frames, np.array(boxes, float)
+
+
+def test_default_tracker_follows_an_object_of_its_own_colours():
+    frames, truth = red_object(60)
+    tracker = SiamFCTracker.from_files()
+    assert tracker.p["colour_weight"] > 0
+    boxes = np.array([b for b, _, _ in tracker.track(frames, truth[0])])
+    assert iou(boxes, truth)[1:].mean() > 0.85
+    assert boxes[-1, 2] * boxes[-1, 3] > 1.5 * truth[0, 2] * truth[0, 3]   # it grew with the object
