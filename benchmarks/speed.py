@@ -36,7 +36,7 @@ FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
 ONEPASS_CONFIG = os.path.join(CONFIG_DIR, "siamfc_onepass.yaml")
 STEPS = {"search_crops": "search crops (shrink, warp every scale)",
          "score_maps": "network (every scale) and correlation",
-         "rest": "the rest (upsample, window, move, rescale)"}
+         "rest": "the rest (colour model, upsample, window, move, rescale)"}
 
 
 class Entry:
