@@ -3,7 +3,7 @@
 SiamFC's embedding is learnt from 50 sequences and often scores a look-alike as high as the target;
 the colours that set this target apart from its own search region are cheap to learn online and
 pick between such peaks. Coordinates are continuous pixels of a square search crop; the model
-sees every `step`-th pixel of it, as colour statistics need no finer grain, at a quarter of the cost.
+sees every `step`-th pixel of it: colour statistics need no finer grain, and that is a quarter of the pixels.
 """
 import cv2
 import numpy as np

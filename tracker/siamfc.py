@@ -36,7 +36,7 @@ DEFAULTS = {
         # colour model's learning rate on confident frames, and its bins per channel.
         "colour_weight": 0.0,
         "colour_rate": 0.04,
-        "colour_bins": 32,
+        "colour_bins": 16,
         # torch threads; 0 leaves torch's default. One is as fast as two on a quiet 2-core machine
         # within 10%, and two collapse to a few fps when another process wants a core.
         "threads": 1,
