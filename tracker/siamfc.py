@@ -35,7 +35,7 @@ DEFAULTS = {
         # Weight of the target's colour likelihood beside the normalised response (0: off), the
         # colour model's learning rate on confident frames, and its bins per channel.
         "colour_weight": 0.0,
-        "colour_rate": 0.04,
+        "colour_rate": 0.02,
         "colour_bins": 16,
         # torch threads; 0 leaves torch's default. One is as fast as two on a quiet 2-core machine
         # within 10%, and two collapse to a few fps when another process wants a core.
