@@ -38,20 +38,20 @@ def likelihood(fg, bg):
 class ColourModel:
     def __init__(self, crop, center, size, bins, step=2):
         """The model of the `size` box at `center` against the rest of a search crop."""
-        self.bins, self.step, self.pixels = bins, step, None
+        self.bins, self.step = bins, step
+        # Every frame's crop has the init crop's size: its step-th pixels go to one buffer.
+        n = -(-crop.shape[0] // step)
+        self.pixels = np.empty((n, n, 3), np.uint8)
+        self.every_step = np.array([[step, 0, 0], [0, step, 0]], np.float64)
         self.fg, self.bg = histograms(self.sample(crop), *self.to_model(center, size), bins)
         self.lik = likelihood(self.fg, self.bg)
 
     def sample(self, crop):
-        """Every step-th pixel of the crop, into a buffer reused every frame: what the model reads;
-        pass it to score_map and update."""
+        """Every step-th pixel of the crop: what the model reads; pass it to score_map and update."""
         if self.step == 1:
             return crop
-        n = -(-crop.shape[0] // self.step)
-        if self.pixels is None or self.pixels.shape[0] != n:
-            self.pixels = np.empty((n, n, 3), np.uint8)
-        m = np.array([[self.step, 0, 0], [0, self.step, 0]], np.float64)
-        return cv2.warpAffine(crop, m, (n, n), self.pixels, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+        return cv2.warpAffine(crop, self.every_step, self.pixels.shape[1::-1], self.pixels,
+                              flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
 
     def to_model(self, center, *sizes):
         # Model pixel j is crop pixel step * j, whose centre is at crop coordinate step * j + 0.5.

@@ -62,6 +62,11 @@ def check_box(box, frame_shape):
     return box
 
 
+def score_of(logit):
+    """The tracker's score: the response logit as a probability."""
+    return 1 / (1 + np.exp(-float(logit)))
+
+
 def cubic_upsampler(n, size):
     """The (size, n) matrix A with A @ r @ A.T == cv2.resize(r, (size, size), INTER_CUBIC) for any
     n x n map r: resizing is linear and separable, and two small matrix products are ~2x faster
@@ -228,8 +233,8 @@ class SiamFCTracker:
         flat, peak = not np.ptp(response), float(response.max())
         size = self.size * p["instance_size"] / (self.x_side * scale)   # the target in crop pixels
         if self.colour is not None and not flat:
-            # Blended before upsampling, which is linear: the same as blending the upsampled maps,
-            # at 1/200 of the pixels. The colour means vary over a box's width, far more than 8 px.
+            # Blended before upsampling, which is linear: the same as blending with a bicubically
+            # upsampled colour map, at 1/200 of the pixels; box means change little over 8 px.
             pixels = self.colour.sample(crop)
             n = len(response)
             c = p["colour_weight"]
@@ -250,7 +255,7 @@ class SiamFCTracker:
         y, x = np.unravel_index(np.argmax(r), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         # Learning from a frame where the target may be lost would teach the model the background.
-        if self.colour is not None and 1 / (1 + np.exp(-peak)) >= p["lost_threshold"]:
+        if self.colour is not None and score_of(peak) >= p["lost_threshold"]:
             self.colour.update(pixels, crop.shape[0] / 2 + disp, size, p["colour_rate"])
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
         h, w = frame_shape[:2]
@@ -265,7 +270,7 @@ class SiamFCTracker:
                        p["max_scale"] * self.first_x_side) / self.x_side
         self.size = self.size * step
         self.x_side *= step
-        score = 1 / (1 + np.exp(-float(peaks[i])))
+        score = score_of(peaks[i])
         self.lost = bool(score < p["lost_threshold"])
         return cxcywh_to_xywh([*self.center, *self.size]), float(score)
 
