@@ -9,9 +9,13 @@ The markdown table goes to stdout and to --out.
     python benchmarks/speed.py [--sequences dev] [--frames 150] [--threads 1,2] [--out benchmarks/speed.md]
 """
 import argparse
+import collections
+import json
+import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from datetime import datetime
 from itertools import islice
@@ -25,7 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tracker.benchmark import first_visible, startable  # noqa: E402
 from tracker.config import CONFIG_DIR  # noqa: E402
+from tracker.engine import OnnxSearch, TorchSearch, crops_as_input, onnx_session  # noqa: E402
 from tracker.errors import UserError, run_script  # noqa: E402
+from tracker.model import search_branch, xcorr_one  # noqa: E402
 from tracker.fileio import write_text  # noqa: E402
 from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
@@ -79,45 +85,72 @@ def _seconds(fn):
     return time.perf_counter() - tic
 
 
-def network_gflop(tracker, frame, box):
-    """GFLOP of the network in one update, multiply and add counted apart, as torch counts them
-    (the correlation's final shift-and-add, a strided sum, is left out: 0.06 MFLOP)."""
+def network_inputs(tracker, frame, box):
+    """The crops that one update() after init sends through the network (a batch per pass)."""
     tracker.init(frame, box)
-    with FlopCounterMode(display=False) as counter:
+    crops, score_maps = [], tracker.score_maps
+    tracker.score_maps = lambda batch: crops.append(batch.copy()) or score_maps(batch)
+    try:
         tracker.update(frame)
+    finally:
+        del tracker.score_maps
+    return crops
+
+
+def network_gflop(tracker, crops):
+    """GFLOP of the network and the correlation on `crops`, multiply and add counted apart, as torch
+    counts them (the correlation's final shift-and-add, a strided sum, is left out: 0.06 MFLOP)."""
+    search = TorchSearch(search_branch(tracker.net.backbone), tracker.device)
+    with FlopCounterMode(display=False) as counter:
+        for batch in crops:
+            xcorr_one(tracker.kernel, search(batch))
     return counter.get_total_flops() / 1e9
 
 
-def layer_kind(module):
-    if isinstance(module, torch.nn.Conv2d):
-        if module.groups > 1:
-            return "depthwise conv"
-        return "pointwise (1x1) conv" if module.kernel_size == (1, 1) else "dense conv"
-    return type(module).__name__
+def conv_kind(weight_shape, groups):
+    if groups > 1:
+        return "depthwise conv"
+    return "pointwise (1x1) conv" if tuple(weight_shape[2:]) == (1, 1) else "dense conv"
 
 
-def layer_times(tracker, frame, box, repeats=30):
-    """Per kind of layer of the search branch: (ms per frame, GFLOP per frame), each layer timed
-    alone on the inputs it had in one update(), best of `repeats`: where the network's time goes."""
-    tracker.init(frame, box)
-    inputs, as_input = [], tracker.as_input
-    tracker.as_input = lambda crops: inputs.append(as_input(crops)) or inputs[-1]
-    tracker.update(frame)
-    del tracker.as_input
-    kinds = {}
+def layer_times(tracker, crops, repeats=30):
+    """Per kind of layer of the search branch: (ms per frame, GFLOP per frame) on `crops`, as ONNX
+    Runtime's profiler times each node over `repeats` runs (averaged), or, on the torch engine, each
+    layer timed alone on its input, best of `repeats`: where the network's time goes."""
+    kinds = collections.defaultdict(lambda: [0.0, 0.0])
+    if isinstance(tracker.search, OnnxSearch):
+        with tempfile.TemporaryDirectory() as folder:
+            session = onnx_session(tracker.search.graph, tracker.p["threads"], enable_profiling=True,
+                                   profile_file_prefix=os.path.join(folder, "profile"))
+            for batch in crops:
+                for _ in range(repeats):
+                    session.run(None, {"crops": batch})
+            with open(session.end_profiling()) as f:
+                events = json.load(f)
+        for event in events:
+            if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+                continue
+            op, shapes = event["args"]["op_name"], event["args"]["input_type_shape"]
+            kind = op
+            if op in ("Conv", "FusedConv"):
+                x, w, y = (next(iter(d.values())) for d in shapes[:2] + event["args"]["output_type_shape"])
+                groups = x[1] // w[1]
+                kind = conv_kind(w, groups)
+                kinds[kind][1] += 2 * math.prod(y) * math.prod(w[1:]) / 1e9 / repeats
+            kinds[kind][0] += event["dur"] / 1000 / repeats
+        return {k: tuple(v) for k, v in kinds.items() if v[0] > 0.005}
     with torch.inference_mode():
-        calls = []
-        for h in inputs:   # every pass of the search branch in that update(), layer by layer
-            for layer in tracker.search_net:
-                calls.append((layer, h))
+        for batch in crops:
+            h = crops_as_input(batch, tracker.device)
+            for layer in search_branch(tracker.net.backbone):
+                with FlopCounterMode(display=False) as counter:
+                    layer(h)
+                best = min(_seconds(lambda: layer(h)) for _ in range(repeats))
+                kind = conv_kind(layer.weight.shape, layer.groups) if isinstance(layer, torch.nn.Conv2d) else type(layer).__name__
+                kinds[kind][0] += 1000 * best
+                kinds[kind][1] += counter.get_total_flops() / 1e9
                 h = layer(h)
-        for layer, h in calls:
-            with FlopCounterMode(display=False) as counter:
-                layer(h)
-            best = min(_seconds(lambda: layer(h)) for _ in range(repeats))
-            ms, gflop = kinds.get(layer_kind(layer), (0.0, 0.0))
-            kinds[layer_kind(layer)] = (ms + 1000 * best, gflop + counter.get_total_flops() / 1e9)
-    return {k: v for k, v in kinds.items() if v[0] > 0.005}
+    return {k: tuple(v) for k, v in kinds.items() if v[0] > 0.005}
 
 
 def timed_run(tracker, frames, box, progress):
@@ -165,9 +198,12 @@ def make_entries(args):
     """The table's columns, the ones of them that are our default tracker, and why any tracker is skipped."""
     ours = []
     for t in args.threads or [None]:
-        tracker = make_tracker("siamfc")  # sets the config's thread count, if it names one
+        # make_tracker sets torch's threads to the config's or the given count
+        tracker = make_tracker("siamfc", tracking={"threads": t} if t else None)
         ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker, t or torch.get_num_threads()))
-    entries = ours + [Entry("siamfc-onepass", make_tracker("siamfc", config=ONEPASS_CONFIG), 1),
+    # The default with the search branch on torch instead of ONNX Runtime: the same boxes.
+    entries = ours + [Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"}), 1),
+                      Entry("siamfc-onepass", make_tracker("siamfc", config=ONEPASS_CONFIG), 1),
                       Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG), 1)]
     if args.accurate:
         # The alexnet config leaves torch its default of one thread per core.
@@ -209,13 +245,13 @@ def measure(args):
                 steps[entry.label][step] += seconds
     progress.close()
     machine = {}
+    # On the last sequence's first frame, still at hand from the loop above.
     for entry in ours:
         entry.start()
-        gflop = network_gflop(entry.tracker, frames[0], seq.boxes[start])
+        gflop = network_gflop(entry.tracker, network_inputs(entry.tracker, frames[0], seq.boxes[start]))
         machine[entry.label] = (torch.get_num_threads(), gflop, matmul_gflops())
-    # On the last sequence's first frame, still at hand from the loop above.
     ours[0].start()
-    layers = layer_times(ours[0].tracker, frames[0], seq.boxes[start])
+    layers = layer_times(ours[0].tracker, network_inputs(ours[0].tracker, frames[0], seq.boxes[start]))
     return entries, skipped, sizes, steps, machine, layers
 
 
@@ -271,7 +307,8 @@ def report(args, entries, skipped, sizes, steps, machine, layers):
     return "\n\n".join(["# Tracking speed", " ".join(notes[:2]), *notes[2:], fps_table(entries, sizes),
                          "## Our tracker, step by step", steps_table(steps, machine),
                          "## Where the network's time goes",
-                         "Each layer timed alone, best of 30, on its inputs in one update() on the last sequence.",
+                         "The search branch's nodes as ONNX Runtime's profiler times them (torch engine: each layer "
+                         "timed alone, best of 30), on the crops of one update() on the last sequence.",
                          layers_table(layers, next(iter(machine.values()))[2])]) + "\n"
 
 

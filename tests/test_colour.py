@@ -97,7 +97,7 @@ def test_colour_picks_the_target_between_two_equal_peaks():
         t = colour_tracker(weight)
         t.init(frame, (176, 176, 48, 48))
         before = t.center.copy()
-        t.move(response, 1.0, frame.shape, crop)
+        t.move(response, 1.0, frame.shape, t.colour and t.colour_scores(crop, 1.0))
         # In crop pixels; the cosine window pulls a peak a little towards the centre.
         moved = (t.center - before) * t.p["instance_size"] / t.x_side
         np.testing.assert_allclose(moved, (offset, 0), atol=4, err_msg=f"colour_weight {weight}")

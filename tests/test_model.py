@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import (TOTAL_STRIDE, SiamFC, fold_last_conv, fuse_batchnorm, plain_layers, run_layers, xcorr,
+from tracker.model import (TOTAL_STRIDE, SiamFC, fold_last_conv, fuse_batchnorm, plain_layers, run_layers, search_branch, xcorr,
                            xcorr_one)
 
 
@@ -104,7 +104,8 @@ def test_fold_last_conv_keeps_the_response():
     z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
     with torch.inference_mode():
         ref = xcorr(net.embed(z), net.embed(x))[:, 0]
-        short, kernel, bias = fold_last_conv(net.backbone, net.embed(z))
+        short = search_branch(net.backbone)
+        kernel, bias = fold_last_conv(net.backbone, net.embed(z))
         got = torch.from_numpy(xcorr_one(kernel, short(x))) + bias
     assert len(short) == len(net.backbone) - 1
     torch.testing.assert_close(got / ref.abs().max(), ref / ref.abs().max(), atol=1e-5, rtol=0)
@@ -113,8 +114,8 @@ def test_fold_last_conv_keeps_the_response():
 def test_fold_last_conv_leaves_other_backbones_whole():
     net = SiamFC("alexnet", width=0.25)
     z = torch.rand(1, 64, 6, 6)
-    short, kernel, bias = fold_last_conv(net.backbone, z)
-    assert short is net.backbone and kernel is z and bias == 0
+    kernel, bias = fold_last_conv(net.backbone, z)
+    assert search_branch(net.backbone) is net.backbone and kernel is z and bias == 0
 
 
 def test_light_receptive_field_is_71_px():

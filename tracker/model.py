@@ -77,21 +77,32 @@ def xcorr_one(z, x):
     return shifted.sum((3, 4)).cpu().numpy()
 
 
+def ends_in_pointwise(backbone):
+    last = backbone[-1]
+    return (isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1) and last.stride == (1, 1)
+            and last.groups == 1)
+
+
+def search_branch(backbone):
+    """What search crops run through when tracking: the backbone less a final 1x1 conv, which
+    fold_last_conv folds into the exemplar kernel instead."""
+    return backbone[:-1] if ends_in_pointwise(backbone) else backbone
+
+
 def fold_last_conv(backbone, z):
     """Fold the backbone's final 1x1 conv into exemplar embedding `z` (1, C, h, w), for inference.
 
     That conv is linear, so correlating z with (W x + b) equals correlating (W^T z) with x, plus
-    the constant sum(z * b): the search branch can stop one layer early. Returns the shortened
-    backbone, the folded kernel and the constant; a backbone ending otherwise comes back whole.
+    the constant sum(z * b): the search branch can stop one layer early (search_branch). Returns
+    the folded kernel and the constant; for a backbone ending otherwise, z and 0.
     """
+    if not ends_in_pointwise(backbone):
+        return z, 0.0
     last = backbone[-1]
-    if not (isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1) and last.stride == (1, 1)
-            and last.groups == 1):
-        return backbone, z, 0.0
     w = last.weight[:, :, 0, 0]
     kernel = torch.einsum("oc,ohw->chw", w, z[0])[None].contiguous()
     bias = 0.0 if last.bias is None else float((z[0].sum((1, 2)) * last.bias).sum())
-    return backbone[:-1], kernel, bias
+    return kernel, bias
 
 
 def plain_layers(backbone):

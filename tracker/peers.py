@@ -30,7 +30,8 @@ def _model_file(folder, name):
 
 # Our tracker's boxes depend on its code too: a benchmark run after any of these changed is run again.
 TRACKING_SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
-                         for f in ("siamfc.py", "colour.py", "geometry.py", "model.py", "video.py", "weights.py"))
+                         for f in ("siamfc.py", "colour.py", "engine.py", "geometry.py", "model.py", "video.py",
+                                   "weights.py"))
 MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}
 
 
@@ -108,12 +109,13 @@ def make_peer(name, peer_models=None):
     return PeerTracker(name, create)
 
 
-def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"):
-    """Our tracker ('siamfc') or an OpenCV peer, all with init(frame, box) / update(frame) -> (box, score)."""
+def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu", tracking=None):
+    """Our tracker ('siamfc') or an OpenCV peer, all with init(frame, box) / update(frame) -> (box, score).
+    `tracking` overrides keys of our config's tracking section."""
     if name == "siamfc":
         # Imported here so that runs of the peers alone never load torch.
         from .siamfc import SiamFCTracker
-        return SiamFCTracker.from_files(config, weights, device)
+        return SiamFCTracker.from_files(config, weights, device, tracking)
     if name not in _BUILDERS:
         raise UserError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
     return make_peer(name, peer_models)

@@ -1,5 +1,6 @@
 """The SiamFC tracking loop: `init(frame, box)`, then `update(frame) -> (box, score)` per frame."""
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -8,9 +9,10 @@ import torch
 from . import weights as weights_io
 from .colour import ColourModel
 from .config import CONFIG_DIR, load_config
+from .engine import ENGINES, OnnxSearch, TorchSearch, crops_as_input
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
-from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, plain_layers, run_layers, xcorr_one
+from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, search_branch, xcorr_one
 from .video import to_bgr8
 
 DEFAULTS = {
@@ -37,8 +39,11 @@ DEFAULTS = {
         "colour_weight": 0.0,
         "colour_rate": 0.02,
         "colour_bins": 16,
-        # torch threads; 0 leaves torch's default. One is as fast as two on a quiet 2-core machine
-        # within 10%, and two collapse to a few fps when another process wants a core.
+        # What runs the search branch on a CPU: onnxruntime (~2x torch's speed there) or torch.
+        # On a GPU it is always torch.
+        "engine": "onnxruntime",
+        # torch's and ONNX Runtime's threads; 0 leaves their default, one per core. One is as fast as
+        # two on a quiet 2-core machine within 10%, and two collapse when another process wants a core.
         "threads": 1,
     },
 }
@@ -46,7 +51,7 @@ DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
 
 
 def load_params(path=None):
-    return load_config(path or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES)
+    return load_config(path or DEFAULT_CONFIG, DEFAULTS, {**CONFIG_CHOICES, ("tracking", "engine"): ENGINES})
 
 
 def check_box(box, frame_shape):
@@ -99,9 +104,12 @@ class SiamFCTracker:
         # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
         self.net = fuse_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
         p = self.p
+        search = search_branch(self.net.backbone)
+        on_onnx = p["engine"] == "onnxruntime" and self.device.type == "cpu"
+        self.search = OnnxSearch(search, p["threads"]) if on_onnx else TorchSearch(search, self.device)
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
-        n_response = self.response_size()
+        n_response = self.n_response = self.response_size()
         self.up_size = p["response_up"] * (n_response - 1) + 1
         # Applied with torch, not numpy: numpy's BLAS runs its own threads, which spin on the second
         # core after every product and starve whatever else runs there (torch's second thread,
@@ -121,10 +129,15 @@ class SiamFCTracker:
         self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None
         self.mid = n // 2
         self.side_factors = np.delete(self.scale_factors, self.mid)
+        # The colour model reads each crop on a second thread while the network runs on it: both
+        # OpenCV and ONNX Runtime (or torch) let go of Python's lock while they work.
+        self.beside = ThreadPoolExecutor(1)
 
     @classmethod
-    def from_files(cls, config=None, weights=None, device="cpu"):
+    def from_files(cls, config=None, weights=None, device="cpu", tracking=None):
+        """The tracker a config file describes, with the `tracking` keys given (a dict) overriding its own."""
         params = load_params(config)
+        params["tracking"].update(tracking or {})
         if device == "cuda" and not torch.cuda.is_available():
             raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
         if params["tracking"]["threads"] > 0:
@@ -140,10 +153,6 @@ class SiamFCTracker:
             x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
             return self.net(z, x).shape[-1]
 
-    def as_input(self, crops):
-        """A stack of HWC uint8 crops as network input: seen as NCHW they are channels_last, no copy."""
-        return torch.from_numpy(crops).to(self.device).permute(0, 3, 1, 2).float()
-
     def init(self, frame, box):
         frame = to_bgr8(frame)
         box = check_box(box, frame.shape)
@@ -156,9 +165,8 @@ class SiamFCTracker:
         self.fill = cv2.mean(frame)[:3]
         z = crop(frame, self.center, z_side, self.p["exemplar_size"], self.fill)
         with torch.inference_mode():
-            embedding = self.net.embed(self.as_input(z[None]))
-            self.search_net, self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
-        self.search_layers = plain_layers(self.search_net)
+            embedding = self.net.embed(crops_as_input(z[None], self.device))
+            self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
         self.colour = None
@@ -187,8 +195,9 @@ class SiamFCTracker:
         # The centre scale places the target; the side scales, cut smaller around that place, then
         # only have to say whether it looks bigger or smaller there.
         crops = self.search_crops(frame, self.scale_factors[self.mid:self.mid + 1])
+        colour = self.colour and self.beside.submit(self.colour_scores, crops[0], 1.0)
         centre = self.score_maps(crops)[0]
-        self.move(centre, 1.0, frame.shape, crops[0])
+        self.move(centre, 1.0, frame.shape, colour and colour.result())
         side_maps = self.score_maps(self.search_crops(frame, self.side_factors, self.side_crops))
         peaks = side_maps.reshape(len(side_maps), -1).max(1)
         return self.rescale(np.insert(peaks, self.mid, centre.max()))
@@ -211,14 +220,15 @@ class SiamFCTracker:
     def score_maps(self, crops):
         """The response logits of the search crops, one map per crop."""
         with torch.inference_mode():
-            maps = xcorr_one(self.kernel, run_layers(self.search_layers, self.as_input(crops)))
+            maps = xcorr_one(self.kernel, self.search(crops))
         return maps * self.net.out_scale + self.out_bias
 
     def locate(self, maps, frame_shape, crops):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
         peaks = maps.reshape(len(maps), -1).max(1)
         i = self.best_scale(peaks)
-        self.move(maps[i], self.scale_factors[i], frame_shape, crops[i])
+        colour = self.colour and self.colour_scores(crops[i], self.scale_factors[i])
+        self.move(maps[i], self.scale_factors[i], frame_shape, colour)
         return self.rescale(peaks)
 
     def best_scale(self, peaks):
@@ -227,20 +237,30 @@ class SiamFCTracker:
         penalty = np.where(self.scale_factors == 1, 0.0, 1 - self.p["scale_penalty"])
         return int(np.argmax(peaks - penalty * np.abs(peaks)))
 
-    def move(self, response, scale, frame_shape, crop):
-        """Move the target to the peak of one full-size response map, seen at `scale` in `crop`."""
+    def target_in_crop(self, scale):
+        """The target's (w, h) in the pixels of a crop searched at `scale`."""
+        return self.size * self.p["instance_size"] / (self.x_side * scale)
+
+    def colour_scores(self, crop, scale):
+        """The pixels of `crop` (searched at `scale`) that the colour model reads, and its score map
+        on the response's grid."""
+        pixels = self.colour.sample(crop)
+        n = self.n_response
+        reach = (n - 1) // 2 * TOTAL_STRIDE
+        return pixels, self.colour.score_map(pixels, crop.shape[0], self.target_in_crop(scale), reach, n)
+
+    def move(self, response, scale, frame_shape, colour=None):
+        """Move the target to the peak of one full-size response map, seen at `scale`, blended with
+        `colour`, the colour_scores of its crop (None: no colour model)."""
         p = self.p
         flat, peak = not np.ptp(response), float(response.max())
-        size = self.size * p["instance_size"] / (self.x_side * scale)   # the target in crop pixels
-        if self.colour is not None and not flat:
+        if colour is not None and not flat:
             # Blended before upsampling, which is linear: the same as blending with a bicubically
             # upsampled colour map, at 1/200 of the pixels; box means change little over 8 px.
-            pixels = self.colour.sample(crop)
-            n = len(response)
+            pixels, scores = colour
             c = p["colour_weight"]
-            colour = self.colour.score_map(pixels, crop.shape[0], size, (n - 1) // 2 * TOTAL_STRIDE, n)
             response = response - response.min()
-            response = (1 - c) / response.max() * response + c * colour
+            response = (1 - c) / response.max() * response + c * scores
         r = (self.upsampler @ torch.from_numpy(response) @ self.upsampler.T).numpy()
         self.response = r
         if flat:
@@ -254,12 +274,12 @@ class SiamFCTracker:
         r = (1 - w) * r + (w * r.sum()) * self.window
         y, x = np.unravel_index(np.argmax(r), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
-        # Learning from a frame where the target may be lost would teach the model the background.
-        if self.colour is not None and score_of(peak) >= p["lost_threshold"]:
-            self.colour.update(pixels, crop.shape[0] / 2 + disp, size, p["colour_rate"])
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
         h, w = frame_shape[:2]
         self.center = np.clip(self.center, 0, [w, h])
+        # Learning from a frame where the target may be lost would teach the model the background.
+        if colour is not None and score_of(peak) >= p["lost_threshold"]:
+            self.colour.update(pixels, p["instance_size"] / 2 + disp, self.target_in_crop(scale), p["colour_rate"])
 
     def rescale(self, peaks):
         """Take a damped step towards the best scale; returns (box, score)."""

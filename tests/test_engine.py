@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+import torch
+
+from tracker.engine import OnnxSearch, TorchSearch
+from tracker.errors import UserError
+from tracker.model import SiamFC, fuse_batchnorm, search_branch
+from tracker.siamfc import SiamFCTracker, load_params
+from tracker import weights as weights_io
+
+from test_model import randomize_batchnorm
+from test_siamfc import moving_object, run
+
+
+@pytest.mark.parametrize("backbone", ["light", "alexnet"])
+def test_onnx_runtime_gives_torchs_features(backbone):
+    """One exported graph serves every crop size and batch, and computes what torch does."""
+    torch.manual_seed(0)
+    net = SiamFC(backbone, width=0.5).eval()
+    randomize_batchnorm(net, 1)
+    branch = search_branch(fuse_batchnorm(net).backbone)
+    onnx, reference = OnnxSearch(branch, threads=1), TorchSearch(branch, "cpu")
+    rng = np.random.default_rng(0)
+    for shape in ((1, 255, 255, 3), (2, 143, 143, 3), (3, 127, 127, 3)):
+        crops = rng.integers(0, 256, shape, dtype=np.uint8)
+        got, want = onnx(crops), reference(crops)
+        assert got.shape == want.shape and got.shape[0] == shape[0]
+        torch.testing.assert_close(got / want.abs().max(), want / want.abs().max(), atol=1e-5, rtol=0)
+
+
+def test_both_engines_track_alike():
+    params = load_params()
+    net, _ = weights_io.load(params["weights"], params["model"])
+    frames, truth = moving_object(30)
+    boxes = {}
+    for engine in ("onnxruntime", "torch"):
+        params["tracking"]["engine"] = engine
+        tracker = SiamFCTracker(net, params)
+        assert isinstance(tracker.search, OnnxSearch if engine == "onnxruntime" else TorchSearch)
+        boxes[engine] = run(tracker, frames, truth[0])
+    np.testing.assert_allclose(boxes["onnxruntime"], boxes["torch"], atol=0.01)
+
+
+def test_an_unknown_engine_is_a_one_line_error(tmp_path):
+    path = tmp_path / "engine.yaml"
+    path.write_text("tracking:\n  engine: tensorrt\n")
+    with pytest.raises(UserError, match=r"tracking\.engine.*onnxruntime.*torch"):
+        load_params(str(path))
