@@ -46,11 +46,10 @@ STEPS = {"search_crops": "search crops (shrink, warp every scale)",
 
 
 class Entry:
-    """One column of the table: a tracker, the torch threads it runs with (None: not a torch tracker),
-    and how many sequences it gets (None: all)."""
+    """One column of the table: a tracker and how many sequences it gets (None: all)."""
 
-    def __init__(self, label, tracker, threads=None, limit=None):
-        self.label, self.tracker, self.threads, self.limit = label, tracker, threads, limit
+    def __init__(self, label, tracker, limit=None):
+        self.label, self.tracker, self.limit = label, tracker, limit
         self.fps = {}  # sequence name -> fps
         self.cores = {}  # sequence name -> CPU-seconds per second of update()
 
@@ -58,8 +57,8 @@ class Entry:
         return self.limit is None or i < self.limit
 
     def start(self):
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        if hasattr(self.tracker, "claim_threads"):   # ours: torch's thread count is process-wide
+            self.tracker.claim_threads()
 
 
 def cpu_model():
@@ -71,11 +70,15 @@ def cpu_model():
     return names[0] if names else platform.processor() or "unknown CPU"
 
 
-def matmul_gflops(n=2048, repeats=5):
-    """fp32 torch.mm rate with the current torch threads, best of `repeats`: what the CPU can do at most."""
+def matmul_gflops(threads, n=2048, repeats=5):
+    """fp32 torch.mm rate on `threads` threads (0: one per core), best of `repeats`: what the CPU can
+    do at most."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or os.cpu_count())
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
     best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
+    torch.set_num_threads(before)
     return 2 * n ** 3 / best / 1e9
 
 
@@ -198,17 +201,14 @@ def make_entries(args):
     """The table's columns, the ones of them that are our default tracker, and why any tracker is skipped."""
     ours = []
     for t in args.threads or [None]:
-        # make_tracker sets torch's threads to the config's or the given count
         tracker = make_tracker("siamfc", tracking={"threads": t} if t else None)
-        ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker, t or torch.get_num_threads()))
+        ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker))
     # The default with the search branch on torch instead of ONNX Runtime: the same boxes.
-    entries = ours + [Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"}), 1),
-                      Entry("siamfc-onepass", make_tracker("siamfc", config=ONEPASS_CONFIG), 1),
-                      Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG), 1)]
+    entries = ours + [Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"})),
+                      Entry("siamfc-onepass", make_tracker("siamfc", config=ONEPASS_CONFIG)),
+                      Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG))]
     if args.accurate:
-        # The alexnet config leaves torch its default of one thread per core.
-        accurate = make_tracker("siamfc", config=ACCURATE_CONFIG)
-        entries.append(Entry("siamfc-alexnet", accurate, os.cpu_count(), args.accurate))
+        entries.append(Entry("siamfc-alexnet", make_tracker("siamfc", config=ACCURATE_CONFIG), args.accurate))
     skipped = []
     for name in args.peers.split(",") if args.peers else []:
         try:
@@ -249,7 +249,8 @@ def measure(args):
     for entry in ours:
         entry.start()
         gflop = network_gflop(entry.tracker, network_inputs(entry.tracker, frames[0], seq.boxes[start]))
-        machine[entry.label] = (torch.get_num_threads(), gflop, matmul_gflops())
+        threads = entry.tracker.p["threads"]
+        machine[entry.label] = (threads, gflop, matmul_gflops(threads))
     ours[0].start()
     layers = layer_times(ours[0].tracker, network_inputs(ours[0].tracker, frames[0], seq.boxes[start]))
     return entries, skipped, sizes, steps, machine, layers
@@ -275,7 +276,7 @@ def steps_table(steps, machine):
         columns.append([f"{ms[step]:.2f}" for step in STEPS]
                        + [f"**{sum(ms.values()):.2f}**", str(threads), f"{gflop:.3f}", f"{achieved:.1f}",
                           f"{peak:.1f}", f"{achieved / peak:.0%}"])
-    names = list(STEPS.values()) + ["**sum of the steps**", "torch threads", "network GFLOP per frame",
+    names = list(STEPS.values()) + ["**sum of the steps**", "network threads", "network GFLOP per frame",
                                     "network GFLOP/s achieved", "torch.mm 2048x2048 fp32 GFLOP/s",
                                     "achieved / torch.mm"]
     rows = [[name] + [column[k] for column in columns] for k, name in enumerate(names)]

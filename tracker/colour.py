@@ -47,9 +47,11 @@ class ColourModel:
         self.lik = likelihood(self.fg, self.bg)
 
     def sample(self, crop):
-        """Every step-th pixel of the crop: what the model reads; pass it to score_map and update."""
+        """Every step-th pixel of the crop, in the model's own buffer (the next call overwrites it):
+        what the model reads; pass it to score_map and update."""
         if self.step == 1:
-            return crop
+            np.copyto(self.pixels, crop)
+            return self.pixels
         return cv2.warpAffine(crop, self.every_step, self.pixels.shape[1::-1], self.pixels,
                               flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
 

@@ -49,8 +49,6 @@ def onnx_session(graph, threads, **options):
     settings = onnxruntime.SessionOptions()
     settings.intra_op_num_threads = threads
     settings.inter_op_num_threads = 1
-    # Threads that spin between nodes waiting for work would take a core from everything else.
-    settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
     for name, value in options.items():
         setattr(settings, name, value)
     return onnxruntime.InferenceSession(graph, settings, providers=["CPUExecutionProvider"])

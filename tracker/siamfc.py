@@ -42,8 +42,8 @@ DEFAULTS = {
         # What runs the search branch on a CPU: onnxruntime (~2x torch's speed there) or torch.
         # On a GPU it is always torch.
         "engine": "onnxruntime",
-        # torch's and ONNX Runtime's threads; 0 leaves their default, one per core. One is as fast as
-        # two on a quiet 2-core machine within 10%, and two collapse when another process wants a core.
+        # The network's threads (0: one per core). Beside ONNX Runtime, torch's small ops around the
+        # network keep to one thread (claim_threads).
         "threads": 1,
     },
 }
@@ -117,6 +117,7 @@ class SiamFCTracker:
         self.upsampler = torch.from_numpy(cubic_upsampler(n_response, self.up_size))
         hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
         self.window = (hann / hann.sum()).astype(np.float32)
+        self.blend = np.empty_like(self.window)
         self.response = None
         # Every frame's search crops are warped into these buffers: all scales at full size, or,
         # with two passes, the centre scale at full size and the side scales at side_size.
@@ -129,8 +130,11 @@ class SiamFCTracker:
         self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None
         self.mid = n // 2
         self.side_factors = np.delete(self.scale_factors, self.mid)
-        # The colour model reads each crop on a second thread while the network runs on it: both
-        # OpenCV and ONNX Runtime (or torch) let go of Python's lock while they work.
+        # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
+        # that, so the penalty takes its share off the magnitude whatever the sign (best_scale).
+        self.penalty = np.where(self.scale_factors == 1, 0.0, 1 - p["scale_penalty"])
+        # The colour model reads each crop on a second thread while the network runs on it: OpenCV
+        # and ONNX Runtime (and torch) let go of Python's lock while they work.
         self.beside = ThreadPoolExecutor(1)
 
     @classmethod
@@ -140,12 +144,21 @@ class SiamFCTracker:
         params["tracking"].update(tracking or {})
         if device == "cuda" and not torch.cuda.is_available():
             raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
-        if params["tracking"]["threads"] > 0:
-            torch.set_num_threads(params["tracking"]["threads"])
         path = weights or params["weights"]
         net, meta = weights_io.load(path, params["model"])
         check_input_sizes(meta, params["tracking"], path)
-        return cls(net, params, device)
+        tracker = cls(net, params, device)
+        tracker.claim_threads()
+        return tracker
+
+    def claim_threads(self):
+        """Set torch's thread count (process-wide) for this tracker: the config's when torch runs the
+        network; one beside ONNX Runtime, which has threads of its own, since torch's correlation and
+        upsampling are too small to split and torch's idle threads would wait on the cores ONNX
+        Runtime's are using (70 against 129 fps, interleaved on dev)."""
+        threads = self.p["threads"] if isinstance(self.search, TorchSearch) else 1
+        if threads > 0:
+            torch.set_num_threads(threads)
 
     def response_size(self):
         with torch.inference_mode():
@@ -169,7 +182,7 @@ class SiamFCTracker:
             self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
-        self.colour = None
+        self.colour = self.to_learn = None
         if self.p["colour_weight"] > 0:
             # Learnt against the whole search region: what the target must stand out from.
             x = self.search_crops(frame, np.ones(1), self.crops[:1])[0]
@@ -199,8 +212,8 @@ class SiamFCTracker:
         centre = self.score_maps(crops)[0]
         self.move(centre, 1.0, frame.shape, colour and colour.result())
         side_maps = self.score_maps(self.search_crops(frame, self.side_factors, self.side_crops))
-        peaks = side_maps.reshape(len(side_maps), -1).max(1)
-        return self.rescale(np.insert(peaks, self.mid, centre.max()))
+        side = side_maps.reshape(len(side_maps), -1).max(1)
+        return self.rescale(np.concatenate([side[:self.mid], [centre.max()], side[self.mid:]]))
 
     # update()'s steps, apart so that benchmarks/speed.py can time each.
 
@@ -232,10 +245,7 @@ class SiamFCTracker:
         return self.rescale(peaks)
 
     def best_scale(self, peaks):
-        # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
-        # that, so the penalty takes its share off the magnitude whatever the sign.
-        penalty = np.where(self.scale_factors == 1, 0.0, 1 - self.p["scale_penalty"])
-        return int(np.argmax(peaks - penalty * np.abs(peaks)))
+        return int(np.argmax(peaks - self.penalty * np.abs(peaks)))
 
     def target_in_crop(self, scale):
         """The target's (w, h) in the pixels of a crop searched at `scale`."""
@@ -243,7 +253,10 @@ class SiamFCTracker:
 
     def colour_scores(self, crop, scale):
         """The pixels of `crop` (searched at `scale`) that the colour model reads, and its score map
-        on the response's grid."""
+        on the response's grid, after learning from the last frame if move() left it something."""
+        if self.to_learn is not None:
+            self.colour.update(*self.to_learn, self.p["colour_rate"])
+            self.to_learn = None
         pixels = self.colour.sample(crop)
         n = self.n_response
         reach = (n - 1) // 2 * TOTAL_STRIDE
@@ -267,27 +280,28 @@ class SiamFCTracker:
             # A crop of padding only (the target far outside the frame) gives a flat map, which
             # upsampling's rounding would turn into a random move once normalised.
             return
-        # SiamFC's blend, (1 - w) * r / sum(r) + w * window, times sum(r): the same argmax without
-        # dividing the whole map.
+        # SiamFC's blend, (1 - w) * m / sum(m) + w * window with m = r - min(r), times
+        # sum(m) / (1 - w) and less the constant min(r): the same argmax in fewer passes over the map.
         w = p["window_influence"]
-        r = r - r.min()
-        r = (1 - w) * r + (w * r.sum()) * self.window
-        y, x = np.unravel_index(np.argmax(r), r.shape)
+        np.multiply(self.window, w / (1 - w) * (r.sum() - r.min() * r.size), out=self.blend)
+        self.blend += r
+        y, x = np.unravel_index(np.argmax(self.blend), r.shape)
         disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
         h, w = frame_shape[:2]
         self.center = np.clip(self.center, 0, [w, h])
         # Learning from a frame where the target may be lost would teach the model the background.
+        # The next colour_scores learns it, on the colour model's thread.
         if colour is not None and score_of(peak) >= p["lost_threshold"]:
-            self.colour.update(pixels, p["instance_size"] / 2 + disp, self.target_in_crop(scale), p["colour_rate"])
+            self.to_learn = pixels, p["instance_size"] / 2 + disp, self.target_in_crop(scale)
 
     def rescale(self, peaks):
         """Take a damped step towards the best scale; returns (box, score)."""
         p = self.p
         i = self.best_scale(peaks)
         step = (1 - p["scale_lr"]) + p["scale_lr"] * self.scale_factors[i]
-        step = np.clip(self.x_side * step, p["min_scale"] * self.first_x_side,
-                       p["max_scale"] * self.first_x_side) / self.x_side
+        x_side = min(max(self.x_side * step, p["min_scale"] * self.first_x_side), p["max_scale"] * self.first_x_side)
+        step = x_side / self.x_side
         self.size = self.size * step
         self.x_side *= step
         score = score_of(peaks[i])
