@@ -10,6 +10,7 @@ import warnings
 
 import onnxruntime
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .model import plain_layers, run_layers
@@ -32,15 +33,25 @@ class TorchSearch:
 
 
 class _FromCrops(nn.Module):
-    """The network with crops_as_input's conversion in front and channels_last behind, so that
-    ONNX Runtime does those too."""
+    """The network on uint8 HWC crops as they are warped, channels_last out, so that ONNX Runtime
+    does crops_as_input's work too. Its first convolution reads the interleaved channels in place:
+    a (kh, kw) kernel over c channels at stride (sh, sw) is a (kh, c kw) kernel at stride (sh, c sw)
+    over the crop seen as one channel c times as wide, with no layout change (3% of the fps)."""
 
     def __init__(self, net):
         super().__init__()
-        self.net = net
+        first, self.rest = net[0], net[1:]
+        if first.padding != (0, 0) or first.dilation != (1, 1) or first.groups != 1:
+            raise ValueError("the first convolution must have no padding, dilation or groups")
+        o, c, kh, kw = first.weight.shape
+        self.weight = nn.Parameter(first.weight.detach().permute(0, 2, 3, 1).reshape(o, 1, kh, c * kw))
+        self.bias = None if first.bias is None else nn.Parameter(first.bias.detach())
+        self.stride = first.stride[0], c * first.stride[1]
 
     def forward(self, crops):
-        return self.net(crops.permute(0, 3, 1, 2).float()).permute(0, 2, 3, 1)
+        n, h, w, c = crops.shape
+        x = F.conv2d(crops.reshape(n, 1, h, w * c).float(), self.weight, self.bias, self.stride)
+        return self.rest(x).permute(0, 2, 3, 1)
 
 
 def onnx_session(graph, threads, **options):
