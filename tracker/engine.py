@@ -71,7 +71,7 @@ class OnnxSearch:
         with warnings.catch_warnings():   # the exporter's notes on its own deprecations
             warnings.simplefilter("ignore")
             # One graph for every crop size and batch: the network has no padding or fixed shape.
-            torch.onnx.export(_FromCrops(net).cpu(), torch.zeros(1, 127, 127, 3, dtype=torch.uint8), graph,
+            torch.onnx.export(_FromCrops(net), torch.zeros(1, 127, 127, 3, dtype=torch.uint8), graph,
                               dynamo=False, input_names=["crops"], dynamic_axes={"crops": {0: "n", 1: "h", 2: "w"}})
         self.graph = graph.getvalue()
         self.session = onnx_session(self.graph, threads)
