@@ -134,7 +134,7 @@ def layer_times(tracker, crops, repeats=30):
             if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
                 continue
             op, shapes = event["args"]["op_name"], event["args"]["input_type_shape"]
-            kind = op
+            kind = "other nodes (cast, shapes, layout)"
             if op in ("Conv", "FusedConv"):
                 x, w, y = (next(iter(d.values())) for d in shapes[:2] + event["args"]["output_type_shape"])
                 groups = x[1] // w[1]
