@@ -46,3 +46,16 @@ def test_an_unknown_engine_is_a_one_line_error(tmp_path):
     path.write_text("tracking:\n  engine: tensorrt\n")
     with pytest.raises(UserError, match=r"tracking\.engine.*onnxruntime.*torch"):
         load_params(str(path))
+
+
+def test_torch_keeps_to_one_thread_beside_onnx_runtime():
+    """torch's small ops around ONNX Runtime's network would only wait on its cores; torch running
+    the network itself gets the config's threads."""
+    before = torch.get_num_threads()
+    try:
+        SiamFCTracker.from_files(tracking={"threads": 2})
+        assert torch.get_num_threads() == 1
+        SiamFCTracker.from_files(tracking={"threads": 2, "engine": "torch"})
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
