@@ -122,14 +122,15 @@ def layer_times(tracker, crops, repeats=30):
     layer timed alone on its input, best of `repeats`: where the network's time goes."""
     kinds = collections.defaultdict(lambda: [0.0, 0.0])
     if isinstance(tracker.search, OnnxSearch):
+        events = []
         with tempfile.TemporaryDirectory() as folder:
-            session = onnx_session(tracker.search.graph, tracker.p["threads"], enable_profiling=True,
-                                   profile_file_prefix=os.path.join(folder, "profile"))
             for batch in crops:
+                session = onnx_session(tracker.search.graphs[batch.shape], tracker.p["threads"], enable_profiling=True,
+                                       profile_file_prefix=os.path.join(folder, "profile"))
                 for _ in range(repeats):
                     session.run(None, {"crops": batch})
-            with open(session.end_profiling()) as f:
-                events = json.load(f)
+                with open(session.end_profiling()) as f:
+                    events += json.load(f)
         for event in events:
             if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
                 continue

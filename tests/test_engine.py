@@ -14,14 +14,15 @@ from test_siamfc import moving_object, run
 
 @pytest.mark.parametrize("backbone", ["light", "alexnet"])
 def test_onnx_runtime_gives_torchs_features(backbone):
-    """One exported graph serves every crop size and batch, and computes what torch does."""
+    """A session for each crop stack's shape, each computing what torch does."""
     torch.manual_seed(0)
     net = SiamFC(backbone, width=0.5).eval()
     randomize_batchnorm(net, 1)
     branch = search_branch(fuse_batchnorm(net).backbone)
-    onnx, reference = OnnxSearch(branch, threads=1), TorchSearch(branch, "cpu")
+    shapes = (1, 255, 255, 3), (2, 143, 143, 3), (3, 127, 127, 3)
+    onnx, reference = OnnxSearch(branch, 1, shapes), TorchSearch(branch, "cpu")
     rng = np.random.default_rng(0)
-    for shape in ((1, 255, 255, 3), (2, 143, 143, 3), (3, 127, 127, 3)):
+    for shape in shapes:
         crops = rng.integers(0, 256, shape, dtype=np.uint8)
         got, want = onnx(crops), reference(crops)
         assert got.shape == want.shape and got.shape[0] == shape[0]

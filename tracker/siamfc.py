@@ -104,9 +104,6 @@ class SiamFCTracker:
         # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
         self.net = fuse_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
         p = self.p
-        search = search_branch(self.net.backbone)
-        on_onnx = p["engine"] == "onnxruntime" and self.device.type == "cpu"
-        self.search = OnnxSearch(search, p["threads"]) if on_onnx else TorchSearch(search, self.device)
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
         n_response = self.n_response = self.response_size()
@@ -128,6 +125,12 @@ class SiamFCTracker:
         self.two_pass = side < size and n > 1
         self.crops = np.empty((1 if self.two_pass else n, size, size, 3), np.uint8)
         self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None
+        search = search_branch(self.net.backbone)
+        if p["engine"] == "onnxruntime" and self.device.type == "cpu":
+            passes = [self.crops[:1], self.side_crops] if self.two_pass else [self.crops]
+            self.search = OnnxSearch(search, p["threads"], [crops.shape for crops in passes])
+        else:
+            self.search = TorchSearch(search, self.device)
         self.mid = n // 2
         self.side_factors = np.delete(self.scale_factors, self.mid)
         # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
