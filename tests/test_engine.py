@@ -1,3 +1,5 @@
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,8 @@ from tracker import weights as weights_io
 
 from test_model import randomize_batchnorm
 from test_siamfc import moving_object, run
+
+spec = importlib.util.find_spec
 
 
 @pytest.mark.parametrize("backbone", ["light", "alexnet"])
@@ -60,3 +64,11 @@ def test_torch_keeps_to_one_thread_beside_onnx_runtime():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_without_onnx_runtime_the_error_names_the_fix(monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name in ("onnx", "onnxruntime") else spec(name))
+    with pytest.raises(UserError, match=r"not installed; pip install onnxruntime onnx, or set tracking\.engine: torch") as e:
+        SiamFCTracker.from_files()
+    assert "\n" not in str(e.value)
+    assert isinstance(SiamFCTracker.from_files(tracking={"engine": "torch"}).search, TorchSearch)

@@ -5,14 +5,15 @@ the channels_last layout that xcorr_one's matrix product reads without a copy.
 On a CPU thread ONNX Runtime runs the light backbone's search branch about twice as fast as torch
 (it lays channels out in blocks and fuses each convolution with its ReLU); torch runs it on a GPU.
 """
+import importlib.util
 import io
 import warnings
 
-import onnxruntime
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import UserError
 from .model import plain_layers, run_layers
 
 ENGINES = ("onnxruntime", "torch")
@@ -54,9 +55,18 @@ class _FromCrops(nn.Module):
         return self.rest(x).permute(0, 2, 3, 1)
 
 
+def needs(package):
+    # Imported only here, so that the torch engine runs without them.
+    if importlib.util.find_spec(package) is None:
+        raise UserError(f"the onnxruntime engine needs the {package} package, which is not installed; "
+                        "pip install onnxruntime onnx, or set tracking.engine: torch in the config")
+
+
 def onnx_session(graph, threads, **options):
     """An ONNX Runtime CPU session of `graph` (bytes) on `threads` threads (0: one per core), with any
     other SessionOptions attributes given."""
+    needs("onnxruntime")
+    import onnxruntime
     settings = onnxruntime.SessionOptions()
     settings.intra_op_num_threads = threads
     settings.inter_op_num_threads = 1
@@ -80,6 +90,7 @@ class OnnxSearch:
 
 def onnx_graph(module, shape):
     """`module` exported to ONNX (bytes) for uint8 input of `shape`."""
+    needs("onnx")   # torch's exporter writes with it
     graph = io.BytesIO()
     with warnings.catch_warnings():   # the exporter's notes on its own deprecations
         warnings.simplefilter("ignore")
