@@ -189,8 +189,8 @@ class SiamFCTracker:
         if self.p["colour_weight"] > 0:
             # Learnt against the whole search region: what the target must stand out from.
             x = self.search_crops(frame, np.ones(1), self.crops[:1])[0]
-            size = self.p["instance_size"]
-            self.colour = ColourModel(x, (size / 2, size / 2), self.size * size / self.x_side, self.p["colour_bins"])
+            centre = (self.p["instance_size"] / 2,) * 2
+            self.colour = ColourModel(x, centre, self.target_in_crop(1.0), self.p["colour_bins"])
         return box
 
     def correct(self, centre=None, size=None):
