@@ -268,6 +268,14 @@ def fps_table(entries, sizes):
     return markdown(head, rows)
 
 
+def peer_ratios(entries, peers=("nano", "vit")):
+    """Our first column's median fps over each learned peer's, as the speed goal compares them."""
+    median = {e.label: np.median(list(e.fps.values())) for e in entries if e.fps}
+    ours = entries[0].label
+    return " ".join(f"Median fps of {ours} over {peer}'s: **{median[ours] / median[peer]:.2f}**."
+                    for peer in peers if peer in median)
+
+
 def steps_table(steps, machine):
     columns = []
     for label, times in steps.items():
@@ -306,7 +314,9 @@ def report(args, entries, skipped, sizes, steps, machine, layers):
              "the trackers took turns on each sequence."]
     notes += [f"{e.label} ran on the first {e.limit} sequences only." for e in entries if e.limit]
     notes += [f"Skipped {line}" for line in skipped]
+    ratios = peer_ratios(entries)
     return "\n\n".join(["# Tracking speed", " ".join(notes[:2]), *notes[2:], fps_table(entries, sizes),
+                         *([ratios] if ratios else []),
                          "## Our tracker, step by step", steps_table(steps, machine),
                          "## Where the network's time goes",
                          "The search branch's nodes as ONNX Runtime's profiler times them (torch engine: each layer "
