@@ -283,3 +283,17 @@ def test_balanced_loss_hand_computed():
     first = 0.5 * bce(2, 1) + 0.5 * bce(-1, 0)
     second = (6 * bce(0, 0) + 3 * bce(3, 0)) / 9
     assert balanced_loss(logits, target).item() == pytest.approx((first + second) / 2, rel=1e-6)
+
+
+def test_bf16_forward_pass_trains_alike(tmp_path, cache, run_a):
+    # The same seed and pairs as run_a, the forward pass in bfloat16: a loss that differs (bf16 was
+    # used) but by little, and weights stored in float32 as ever.
+    path = write_config(tmp_path, cache)
+    cfg = yaml.safe_load((tmp_path / "train.yaml").read_text())
+    cfg["train"]["bf16"] = True
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
+    history = run_train(path)
+    fp32 = run_a[1]["loss"]
+    assert all(0 < abs(a - b) < 0.02 * b for a, b in zip(history["loss"], fp32)), (history["loss"], fp32)
+    net, _ = weights.load(str(tmp_path / "out" / "weights.pt"))
+    assert all(p.dtype == torch.float32 for p in net.state_dict().values() if p.is_floating_point())

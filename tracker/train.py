@@ -44,6 +44,7 @@ DEFAULTS = {
     "train": {"epochs": 20, "pairs_per_epoch": 4000, "batch_size": 16, "lr": 0.01, "lr_end": 1e-5,
               "momentum": 0.9, "weight_decay": 5e-4, "r_pos": 16, "seed": 0, "threads": 0,
               "start_from": "",  # weights file to fine-tune; empty: random initialisation
+              "bf16": False,     # the forward pass in bfloat16 (autocast); see train_cpu.yaml
               # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these,
               # and the tracking config's exemplar_size / instance_size must match them.
               "exemplar_size": cropcache.EXEMPLAR, "instance_size": cropcache.INSTANCE},
@@ -259,8 +260,9 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
             z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, z_size), a, g)
             x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, x_size), a, g)
-            logits = net(z.contiguous(memory_format=torch.channels_last),
-                         x.contiguous(memory_format=torch.channels_last))
+            with torch.autocast(device.type, torch.bfloat16, enabled=t["bf16"]):
+                logits = net(z.contiguous(memory_format=torch.channels_last),
+                             x.contiguous(memory_format=torch.channels_last)).float()
             target = labels(centre, logits.shape[-1], t["r_pos"])
             target[torch.from_numpy(neg).to(device)] = 0
             loss = balanced_loss(logits, target)
