@@ -32,13 +32,19 @@ def per_sequence(path, tracker):
         raise UserError(f"{path} is not a results.json (not valid JSON); give a benchmark output's results.json") from None
     if tracker not in results:
         raise UserError(f"{path} has no results for {tracker!r}; it has {', '.join(sorted(results)) or 'none'}")
-    return results[tracker]["sequences"]
+    sequences = results[tracker].get("sequences") if isinstance(results[tracker], dict) else None
+    if not isinstance(sequences, dict) or not sequences:
+        raise UserError(f"{path} has no per-sequence results for {tracker!r}; give a benchmark output's results.json")
+    return sequences
 
 
 def compare(a, b, margin):
-    """Lines of text, one per metric, for per-sequence results a and b."""
+    """Lines of text, one per metric both have on every sequence, for per-sequence results a and b."""
     lines = []
     for metric in METRICS:
+        if not all(metric in m for m in (*a.values(), *b.values())):
+            lines.append(f"{metric:15s} not in both results")
+            continue
         r = paired_difference({n: m[metric] for n, m in a.items()}, {n: m[metric] for n, m in b.items()}, margin)
         lines.append(f"{metric:15s} B - A = {r['mean']:+.4f} ± {r['se']:.4f} (standard error, {r['sequences']} "
                      f"sequences); B better on {r['better']}, worse on {r['worse']} (by more than {margin})")

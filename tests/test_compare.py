@@ -36,11 +36,25 @@ def test_compare_two_trackers_of_one_run(tmp_path):
     assert run.returncode == 0 and "B - A = +0.2000" in run.stdout
 
 
+def test_compare_skips_a_metric_one_file_lacks(tmp_path):
+    a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.2})
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"siamfc": {"sequences": {"s1": {"auc": 0.6}, "s2": {"auc": 0.4}}}}))
+    run = compare(a, str(path))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("auc ") and "+0.1500" in lines[0]
+    assert [line.split()[0] for line in lines if "not in both results" in line] == list(METRICS[1:])
+
+
 def test_compare_errors_are_one_line(tmp_path):
     a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5})
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"siamfc": {"auc": 0.4}}))
     for args, problem in [((a, str(tmp_path / "missing.json")), "not found"),
                           ((a, a, "--tracker", "nano"), "no results for 'nano'"),
-                          ((a, results(tmp_path / "c.json", "siamfc", {"other": 0.1})), "no sequence in common")]:
+                          ((a, results(tmp_path / "c.json", "siamfc", {"other": 0.1})), "no sequence in common"),
+                          ((a, str(bare)), "no per-sequence results")]:
         run = compare(*args)
         assert run.returncode != 0 and problem in run.stderr
         assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
