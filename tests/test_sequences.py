@@ -217,6 +217,14 @@ def test_split_naming_an_unknown_sequence(tmp_path):
         load_dataset(tmp_path, split=str(tmp_path / "split.txt"))
 
 
+def test_missing_split_file_is_named_before_the_layout(tmp_path):
+    # tune.py takes the split file's folder as the dataset: with the file missing, that folder is
+    # no dataset, and the missing file is the mistake to name.
+    (tmp_path / "notes.md").write_text("not a dataset")
+    with pytest.raises(UserError, match="split file not found: .*train.txt"):
+        load_dataset(tmp_path, split=str(tmp_path / "train.txt"))
+
+
 def test_empty_lines_at_the_end_are_ignored(tmp_path):
     write(tmp_path / "gt.txt", "1,2,3,4\n\n\n")
     np.testing.assert_array_equal(read_boxes(tmp_path / "gt.txt"), [[1, 2, 3, 4]])

@@ -296,6 +296,8 @@ def load_dataset(root, fmt="auto", split=None, lenient=False):
     root = os.fspath(root)
     if not os.path.exists(root):
         raise UserError(f"dataset not found: {root}; give a dataset folder or a video file")
+    # Read first: a missing split file is the plainer mistake, and its folder may be no dataset.
+    wanted = None if split is None else _split_names(root, split)
     if fmt == "auto":
         fmt = detect_format(root)
     if fmt not in READERS:
@@ -304,8 +306,8 @@ def load_dataset(root, fmt="auto", split=None, lenient=False):
     names = list_names(root)
     if not names:
         raise UserError(f"no {fmt} sequences in {root}; expected {LAYOUTS[fmt]}")
-    if split is not None:
-        known, names = set(names), _split_names(root, split)
+    if wanted is not None:
+        known, names = set(names), wanted
         missing = [n for n in names if n not in known]
         if missing:
             raise UserError(f"split {split} names {len(missing)} sequences not in {root}, e.g. {missing[0]};"
