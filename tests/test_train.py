@@ -264,7 +264,7 @@ def test_random_affine_reports_where_the_target_lands(out_size):
     for k in range(6):
         mass = out[k].sum()
         # Output pixels per crop pixel, squared; point-sampling a shrunk blob keeps its area to a few %.
-        area = (out_size / (C * abs(theta[k, 0, 0]))) * (out_size / (C * abs(theta[k, 1, 1])))
+        area = float((out_size / (C * abs(theta[k, 0, 0]))) * (out_size / (C * abs(theta[k, 1, 1]))))
         assert mass == pytest.approx(81 * area, rel=0.08)
         found = ((out[k] * cols).sum() / mass - out_size / 2, (out[k] * rows).sum() / mass - out_size / 2)
         np.testing.assert_allclose(found, centre[k].numpy(), atol=0.25)

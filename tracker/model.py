@@ -44,7 +44,48 @@ def light(width=1.0):
         nn.Conv2d(c[3], c[3], 1))
 
 
-BACKBONES = {"alexnet": alexnet, "light": light}
+# MobileNetV1's blocks after its first convolution (Howard et al. 2017), as (channels at width 1,
+# stride, dilation): the first six, and the seventh with its stride-16 sampling kept by dilation
+# rather than by striding, so that the backbone stays at total stride 8.
+MOBILENET_V1_BLOCKS = ((64, 1, 1), (128, 2, 1), (128, 1, 1), (256, 2, 1), (256, 1, 1), (512, 1, 1), (512, 1, 2))
+
+
+def mobilenet_v1(width=0.5, blocks=7):
+    """MobileNetV1's first `blocks` blocks, unpadded, then a 1x1 adjust layer learnt for matching:
+    127 px -> 5x5, 255 px -> 21x21, receptive field 91 px (SiamFC's AlexNet: 87).
+
+    The convolutions take the pretrained weights (load_mobilenet_v1); the sixth block keeps stride
+    1 (its 1x1 convolution sees every position the original saw, and more), so the seventh block's
+    3x3 taps are dilated by 2 to sample what they were trained on.
+    """
+    c = int(32 * width)
+    layers = [nn.Conv2d(3, c, 3, 2), nn.ReLU6(inplace=True)]
+    for cout, stride, dilation in MOBILENET_V1_BLOCKS[:blocks]:
+        cout = int(cout * width)
+        layers += [nn.Conv2d(c, c, 3, stride, dilation=dilation, groups=c), nn.ReLU6(inplace=True),
+                   nn.Conv2d(c, cout, 1), nn.ReLU6(inplace=True)]
+        c = cout
+    return nn.Sequential(*layers, *conv_bn(c, c, 1, relu=False))
+
+
+def load_mobilenet_v1(backbone, convolutions):
+    """Copy a classifier's convolutions (pretrained.read_convolutions) into a mobilenet_v1 backbone,
+    all but its adjust layer, folding the classifier's input scaling (RGB in [-1, 1]) into the first
+    convolution so that the backbone takes BGR in [0, 255] like every other one here."""
+    convs = [m for m in backbone if isinstance(m, nn.Conv2d)][:-1]
+    if len(convolutions) < len(convs) or any(m.weight.shape != c["weight"].shape for m, c in zip(convs, convolutions)):
+        raise ValueError("the pretrained file's layers do not fit this backbone; check model.width")
+    with torch.no_grad():
+        for m, c in zip(convs, convolutions):
+            m.weight.copy_(c["weight"])
+            m.bias.copy_(c["bias"])
+        first = convs[0]
+        w = convolutions[0]["weight"]
+        first.weight.copy_(w.flip(1) / 127.5)
+        first.bias.copy_(convolutions[0]["bias"] - w.sum((1, 2, 3)))
+
+
+BACKBONES = {"alexnet": alexnet, "light": light, "mobilenet_v1": mobilenet_v1}
 CONFIG_CHOICES = {("model", "backbone"): tuple(BACKBONES)}  # for load_config
 
 
