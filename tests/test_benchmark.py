@@ -217,6 +217,23 @@ def test_workers_give_the_same_boxes_as_one_process(dataset, finished, tmp_path)
     assert without_fps(parallel) == without_fps(results)
 
 
+@pytest.mark.parametrize("cores, asked, used", [(8, 1000, 4), (2, 8, 2), (8, 3, 3)])
+def test_workers_are_capped_at_the_runs_and_the_cores(dataset, tmp_path, monkeypatch, capsys, cores, asked, used):
+    pools = []
+
+    def run_jobs(jobs, workers, work=benchmark.run_job):
+        pools.append(workers)
+        return map(work, jobs)   # in this process: what is tested is the count asked for
+
+    monkeypatch.setattr(benchmark, "run_jobs", run_jobs)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path, workers=asked)   # 4 runs
+    assert pools == [used]
+    said = [line for line in capsys.readouterr().err.splitlines() if "--workers" in line]
+    assert said == ([f"benchmark: --workers {asked} capped at {used} (4 runs to do, {cores} cores)"]
+                    if asked > used else [])
+
+
 class Breaks:
     """A tracker that raises on its third update."""
 

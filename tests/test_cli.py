@@ -207,6 +207,18 @@ BAD_INPUTS = {
                                          ["cannot write", "file/out.mp4"]),
     "boxes in a folder that is a file": (["{clip}", "--bbox", BOX, "--boxes", "{bad}/file/out.txt"],
                                          ["cannot write", "file/out.txt"]),
+    "boxes that are the input video": (["{clip}", "--bbox", BOX, "--boxes", "{clip}"],
+                                       ["--boxes", "square.mp4", "overwrite the input"]),
+    "video that is the input video": (["{clip}", "--bbox", BOX, "--output", "{clip}"],
+                                      ["--output", "square.mp4", "overwrite the input"]),
+    "boxes that would be a frame of the input folder": (["{bad}", "--bbox", BOX, "--boxes", "{bad}/0001.png"],
+                                                        ["--boxes", "0001.png", "overwrite the input"]),
+    "video and boxes of one name": (["{clip}", "--bbox", BOX, "--output", "{bad}/o.mp4", "--boxes", "{bad}/o.mp4"],
+                                    ["--output and --boxes", "o.mp4", "different"]),
+    "video that is a folder": (["{clip}", "--bbox", BOX, "--output", "{bad}"], ["--output", "is a folder"]),
+    "video ending in a slash": (["{clip}", "--bbox", BOX, "--output", "{bad}/new/"], ["--output", "is a folder"]),
+    "boxes that are a folder": (["{clip}", "--bbox", BOX, "--boxes", "{bad}"], ["--boxes", "is a folder"]),
+    "video that is not mp4": (["{clip}", "--bbox", BOX, "--output", "{bad}/out.avi"], ["out.avi", ".mp4"]),
     "camera that does not open": (["99", "--bbox", BOX], ["camera 99"]),
     "select without a display": (["{clip}", "--select"], ["--select", "--bbox"]),
     "show without a display": (["{clip}", "--bbox", BOX, "--show"], ["--show", "--output"]),
@@ -243,3 +255,13 @@ def test_bad_input_from_the_shell_exits_2_without_traceback(case, clip, bad, tmp
     assert "Traceback" not in done.stderr
     assert_one_error_line(done.stderr, case)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_input_under_another_name_is_not_overwritten(clip, tmp_path, capfd):
+    path, box = clip
+    link = tmp_path / "link.mp4"
+    os.link(path, link)   # a hard link: the same file, whatever its name
+    before = path.read_bytes()
+    assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(link)]) == 2
+    assert "would overwrite the input" in capfd.readouterr().err
+    assert path.read_bytes() == before

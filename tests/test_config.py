@@ -2,8 +2,11 @@ import os
 
 import numpy as np
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tracker import siamfc, train
+from tracker import siamfc, train, weights
 from tracker.config import CONFIG_DIR, load_config
 from tracker.errors import UserError
 from tracker.model import CONFIG_CHOICES
@@ -82,8 +85,10 @@ def test_empty_file_gives_the_defaults(tmp_path):
 def test_shipped_configs_load(name):
     defaults = train.DEFAULTS if name.startswith("train") else siamfc.DEFAULTS
     cfg = load_config(os.path.join(CONFIG_DIR, name), defaults, CONFIG_CHOICES)
-    # Files are named for the backbone they use when it is not the default one.
-    assert cfg["model"]["backbone"] == ("alexnet" if "alexnet" in name else "light")
+    # Files are named for the backbone they use when it is not the default one; the light
+    # backbone's variants (fast, five scales, one pass) are named for what they change.
+    expected = "alexnet" if "alexnet" in name else "mobilenet_v1" if name in ("siamfc.yaml", "train.yaml") else "light"
+    assert cfg["model"]["backbone"] == expected
 
 
 @pytest.mark.parametrize("name", sorted(n for n in os.listdir(CONFIG_DIR)
@@ -96,3 +101,89 @@ def test_shipped_tracking_configs_build_a_tracker(name):
     tracker.init(frame, (140, 100, 40, 40))
     box, _ = tracker.update(frame)
     assert np.allclose(box, (140, 100, 40, 40), atol=2)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("tracking: {response_up: 0}", "tracking.response_up"),
+    ("tracking: {scale_num: 0}", "tracking.scale_num"),
+    ("tracking: {scale_num: 2}", "tracking.scale_num"),
+    ("tracking: {scale_step: 0}", "tracking.scale_step"),
+    ("tracking: {min_scale: 2.0, max_scale: 1.5}", "tracking.min_scale"),
+    ("tracking: {max_scale: 0.5}", "tracking.max_scale"),
+    ("tracking: {window_influence: 1}", "tracking.window_influence"),
+    ("tracking: {side_size: 150}", "tracking.side_size"),
+    ("tracking: {instance_size: 100}", "tracking.instance_size"),
+    ("tracking: {context: .nan}", "tracking.context"),
+    ("tracking: {scale_lr: null}", "tracking.scale_lr"),
+])
+def test_impossible_tracking_values_are_refused_on_load(tmp_path, text, key):
+    message = error_of(tmp_path, text + "\n")
+    value = yaml.safe_load(text)["tracking"][key.split(".")[1]]
+    assert f"'{key}'" in message and f"is {value!r}" in message and "allowed: " in message
+
+
+def test_a_relation_names_the_other_key(tmp_path):
+    message = error_of(tmp_path, "tracking: {scale_step: 1.0, scale_num: 3}\n")
+    assert "'tracking.scale_step'" in message and "tracking.scale_num 3" in message
+
+
+def test_values_set_in_code_are_checked_too():
+    params = load_config(None, DEFAULTS)
+    params["tracking"]["response_up"] = 0
+    net, _ = weights.load(params["weights"], params["model"])
+    with pytest.raises(UserError, match="tracking.response_up"):
+        siamfc.SiamFCTracker(net, params)
+
+
+def rarely(bad, good):
+    """One draw in ten from `bad`: a config of 14 keys is then still often possible throughout."""
+    return st.integers(0, 9).flatmap(lambda k: bad if k == 0 else good)
+
+
+unit = st.floats(0, 1)
+outside_unit = st.sampled_from([-0.5, -1e-6, 1.000001, 1.5, float("nan")])
+TRACKING_VALUES = {   # each key: a value in its range, or rarely one out of it
+    "context": rarely(st.sampled_from([-1.0, -1e-6, float("nan")]), st.floats(0, 3)),
+    "scale_num": rarely(st.sampled_from([-1, 0, 2, 4]), st.sampled_from([1, 3, 5])),
+    "scale_step": rarely(st.sampled_from([0.0, 0.5, 1.0, 3.0, float("inf")]), st.floats(1.001, 2)),
+    "scale_penalty": rarely(outside_unit, unit),
+    "scale_lr": rarely(outside_unit, unit),
+    "window_influence": rarely(st.sampled_from([-0.1, 1.0, 1.5]), st.floats(0, 0.99)),
+    "response_up": rarely(st.sampled_from([-1, 0, 65, 1000]), st.integers(1, 24)),
+    "side_size": rarely(st.sampled_from([111, 150, 263]), st.sampled_from([0, 127, 135, 143, 255])),
+    "min_scale": rarely(st.sampled_from([0.0, -0.5, 1.5]), st.floats(0.01, 1)),
+    "max_scale": rarely(st.sampled_from([0.5, -1.0, float("nan")]), st.floats(1, 10)),
+    "lost_threshold": rarely(outside_unit, unit),
+    "colour_weight": rarely(outside_unit, unit),
+    "colour_rate": rarely(outside_unit, unit),
+    "colour_bins": rarely(st.sampled_from([0, 1, 257]), st.integers(2, 256)),
+}
+
+
+@pytest.fixture(scope="module")
+def square_clip():
+    frames = []
+    for i in range(6):   # a textured square moving right and growing over noise
+        frame = np.random.default_rng(0).integers(0, 80, (90, 120, 3), dtype=np.uint8)
+        side = 24 + 2 * i
+        frame[30:30 + side, 20 + 8 * i:20 + 8 * i + side] = 220
+        frames.append(frame)
+    return frames
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.fixed_dictionaries({}, optional=TRACKING_VALUES))
+def test_any_tracking_config_gives_one_error_or_finite_boxes_in_the_frame(tmp_path, square_clip, values):
+    path = tmp_path / "random.yaml"
+    path.write_text(yaml.safe_dump({"tracking": {**values, "engine": "torch"}}))
+    try:
+        tracker = siamfc.SiamFCTracker.from_files(str(path))
+    except UserError as e:
+        assert "\n" not in str(e)
+        return
+    height, width = square_clip[0].shape[:2]
+    for box, score, lost in tracker.track(square_clip, (20, 30, 24, 24)):
+        x, y, w, h = box
+        assert np.all(np.isfinite(box)) and w > 0 and h > 0
+        assert 0 <= x + w / 2 <= width and 0 <= y + h / 2 <= height
+        assert 0 <= score <= 1 and isinstance(lost, bool)

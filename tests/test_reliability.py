@@ -15,6 +15,7 @@ import pytest
 from test_cli import RUN_TRACKER, decode, moving_square, square_frame, track_args, write_clip
 from tracker import annotate, cli
 from tracker.errors import UserError
+from tracker.fileio import atomic_path
 from tracker.siamfc import SiamFCTracker
 from tracker.video import open_source, to_bgr8
 
@@ -66,20 +67,30 @@ def test_ctrl_c_between_drawing_and_writing_keeps_video_and_boxes_in_step(tmp_pa
     assert len(decode(tmp_path / "out.mp4")) == 4
 
 
-def test_ctrl_c_from_the_shell_keeps_what_was_tracked(tmp_path):
+def start_tracking(clip, box, out):
+    """run_tracker.py tracking `clip` into `out`, once its progress line shows tracking has begun;
+    and what it wrote on stderr until then."""
+    process = subprocess.Popen([sys.executable, str(RUN_TRACKER), *track_args(clip, box, out)],
+                               cwd=RUN_TRACKER.parent, stderr=subprocess.PIPE)
+    seen = b""
+    while b"tracking:" not in seen:
+        chunk = os.read(process.stderr.fileno(), 4096)
+        if not chunk:
+            process.kill()
+            pytest.fail(f"run_tracker.py ended before tracking: {seen.decode()}")
+        seen += chunk
+    return process, seen
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_stop_signal_from_the_shell_keeps_what_was_tracked(tmp_path, stop):
     frames, box = moving_square(300, step=(0, 0))
     clip = write_clip(tmp_path / "long.mp4", frames)
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, str(RUN_TRACKER), *track_args(clip, box, out)],
-                               cwd=RUN_TRACKER.parent, stderr=subprocess.PIPE)
+    process, seen = start_tracking(clip, box, out)
     try:
-        seen = b""
-        while b"tracking:" not in seen:  # the progress line: tracking has begun
-            chunk = os.read(process.stderr.fileno(), 4096)
-            assert chunk, f"run_tracker.py ended before tracking: {seen.decode()}"
-            seen += chunk
         time.sleep(1)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         stderr = (seen + process.stderr.read()).decode()
         assert process.wait(timeout=60) == 2, stderr
     finally:
@@ -90,6 +101,20 @@ def test_ctrl_c_from_the_shell_keeps_what_was_tracked(tmp_path):
     assert 0 < count < 300
     assert len(decode(out / "out.mp4")) == count
     assert temp_files(tmp_path) == []
+
+
+def test_track_removes_what_a_killed_run_left_but_not_a_running_ones(tmp_path):
+    frames, box = moving_square(300, step=(0, 0))
+    clip = write_clip(tmp_path / "long.mp4", frames)
+    out = tmp_path / "out"
+    process, _ = start_tracking(clip, box, out)
+    process.kill()   # SIGKILL: no chance to clean up
+    process.wait()
+    process.stderr.close()
+    assert temp_files(out), "the killed run left no temporary file to clean up"
+    with atomic_path(out / "other.txt") as running:   # another run, still writing into the folder
+        assert cli.main(track_args(clip, box, out)) == 0
+        assert temp_files(out) == [Path(running)]
 
 
 @pytest.fixture(scope="module")

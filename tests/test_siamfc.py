@@ -105,10 +105,11 @@ def test_weights_track_only_at_the_input_sizes_they_were_trained_at(tmp_path):
     net, meta = weights_io.load("siamfc_light.pt")
     weights_io.save(path, net, {"backbone": "light", "width": 1.0}, {**meta, "exemplar_size": 95, "instance_size": 191})
     config = tmp_path / "small.yaml"
-    config.write_text(f"weights: {path}\n")
+    light = "model: {backbone: light, width: 1.0}\n"
+    config.write_text(f"{light}weights: {path}\n")
     with pytest.raises(UserError, match=r"trained at exemplar/instance sizes 95/191 px, but the config tracks at 127/"):
         SiamFCTracker.from_files(str(config))
-    config.write_text(f"weights: {path}\ntracking: {{exemplar_size: 95, instance_size: 191, side_size: 111}}\n")
+    config.write_text(f"{light}weights: {path}\ntracking: {{exemplar_size: 95, instance_size: 191, side_size: 111}}\n")
     tracker = SiamFCTracker.from_files(str(config))
     frames, boxes = moving_object(3)
     tracker.init(frames[0], boxes[0])

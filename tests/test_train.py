@@ -2,6 +2,7 @@ import io
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -297,3 +298,33 @@ def test_bf16_forward_pass_trains_alike(tmp_path, cache, run_a):
     assert all(0 < abs(a - b) < 0.02 * b for a, b in zip(history["loss"], fp32)), (history["loss"], fp32)
     net, _ = weights.load(str(tmp_path / "out" / "weights.pt"))
     assert all(p.dtype == torch.float32 for p in net.state_dict().values() if p.is_floating_point())
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("train", "batch_size", -4), ("train", "batch_size", 0), ("train", "epochs", 0), ("train", "lr", 0.0),
+    ("train", "pairs_per_epoch", 4), ("data", "frame_stride", 0), ("augment", "flip", 1.5), ("model", "width", 0.0),
+])
+def test_impossible_training_values_are_refused_before_any_work(tmp_path, cache, section, key, value):
+    config = tmp_path / "train.yaml"
+    write_config(tmp_path, cache)
+    cfg = yaml.safe_load(config.read_text())
+    cfg.setdefault(section, {})[key] = value
+    config.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError) as e:
+        run_train(str(config))
+    message = str(e.value)
+    assert "\n" not in message and f"'{section}.{key}'" in message and f"is {value!r}" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_with_another_model_is_refused(tmp_path, cache, run_a):
+    config = tmp_path / "train.yaml"
+    write_config(tmp_path, cache)
+    os.makedirs(tmp_path / "out")
+    shutil.copy(run_a[0] / "checkpoint.pt", tmp_path / "out" / "checkpoint.pt")
+    cfg = yaml.safe_load(config.read_text())
+    cfg["model"]["width"] = 0.5
+    config.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match=r"checkpoint .* is of model .*'width': 0.25.* asks for .*'width': 0.5") as e:
+        run_train(str(config), resume=True)
+    assert "\n" not in str(e.value)

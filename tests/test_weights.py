@@ -66,3 +66,36 @@ def test_random_bytes(tmp_path):
 def test_model_config_mismatch():
     message = load_error(SHIPPED, {"backbone": "alexnet", "width": 1.0})
     assert "alexnet" in message and "light" in message
+
+
+def flip_byte_inside_a_tensor(path, tensor):
+    """Change one byte in the middle of `tensor`'s data where torch.save stored it in `path`."""
+    blob = bytearray(path.read_bytes())
+    data = tensor.numpy().tobytes()
+    at = blob.find(data)
+    assert at >= 0 and blob.find(data, at + 1) < 0
+    blob[at + len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(blob))
+
+
+def test_one_flipped_byte_inside_a_tensor_is_refused(tmp_path):
+    torch.manual_seed(0)
+    net = SiamFC(**TINY)
+    path = tmp_path / "w.pt"
+    weights.save(path, net, TINY)
+    flip_byte_inside_a_tensor(path, net.backbone[0].weight.detach())
+    torch.load(path, weights_only=True)   # torch itself does not notice
+    assert "checksum mismatch" in load_error(path, TINY)
+
+
+def test_weights_without_a_checksum_still_load(tmp_path):
+    net = SiamFC(**TINY)
+    torch.save({"model": TINY, "state_dict": net.state_dict(), "meta": {}}, tmp_path / "old.pt")
+    loaded, _ = weights.load(str(tmp_path / "old.pt"), TINY)
+    assert torch.equal(outputs(loaded), outputs(net))
+
+
+@pytest.mark.parametrize("name", ["siamfc_light.pt", "siamfc_alexnet.pt"])
+def test_shipped_weights_carry_their_checksum(name):
+    blob = torch.load(os.path.join(weights.WEIGHTS_DIR, name), weights_only=True)
+    assert blob["sha256"] == weights.checksum(blob)

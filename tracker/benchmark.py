@@ -252,6 +252,16 @@ def run_all(jobs, workers):
     return errors
 
 
+def capped(workers, jobs):
+    """No more worker processes than jobs or cores: each costs an interpreter's start and memory,
+    and on a shared core two only slow each other down."""
+    cap = max(1, min(jobs, os.cpu_count() or 1))
+    if workers > cap:
+        print(f"benchmark: --workers {workers} capped at {cap} ({jobs} runs to do, {os.cpu_count()} cores)",
+              file=sys.stderr)
+    return min(workers, cap)
+
+
 def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_models=None, out="benchmark_out",
                   workers=1, config=None, weights=None, force=False, lenient=False, device="cpu", vot=False):
     """Benchmark `trackers` on the dataset: records and summaries go under `out`; returns results.json's dict."""
@@ -276,7 +286,7 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
     jobs = [(mode, name, seq, options, setups[name], out) for (mode, name, seq), setup in zip(pairs, found)
             if force or setup != setups[name]]
     print(f"benchmark: {len(jobs)} runs to do, {len(pairs) - len(jobs)} already in {out}", file=sys.stderr)
-    for name, errors in run_all(jobs, workers).items():
+    for name, errors in run_all(jobs, capped(workers, len(jobs))).items():
         status[name] = {"status": "failed", "errors": errors}
 
     # A tracker that failed anywhere has no comparable mean, so it is only listed in status.json.

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 
+from . import __version__
+from .config import CONFIG_DIR, shipped, shipped_configs
 from .errors import UserError, stdout_closed
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.path.join(ROOT, "videos", "bunny.mp4")
+DEMO = os.path.join(shipped("videos"), "bunny.mp4")
 TRAIL = 20  # frames of trajectory drawn behind the box
 
 
@@ -48,38 +49,87 @@ def write_boxes(f, path, results):
         f.writelines(",".join(f"{v:.2f}" for v in b) + "\n" for b, _, _ in results)
 
 
+def overwrites_input(path, source):
+    """Whether writing `path` would change the input: the source file itself (under any name), or
+    an image in the source folder, which would replace or add a frame."""
+    from .video import IMAGE_EXTENSIONS
+    if os.path.isdir(source):
+        folder = os.path.dirname(os.path.abspath(path))
+        return (os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+                and os.path.realpath(folder) == os.path.realpath(source))
+    return os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source)
+
+
+def check_outputs(args):
+    """Refuse, before any work, output paths that would destroy the input or each other, or that
+    are not files of the kind written there."""
+    for flag, path, example in (("--output", args.output, "tracked.mp4"), ("--boxes", args.boxes, "boxes.txt")):
+        if not path:
+            continue
+        if path.endswith(("/", os.sep)) or os.path.isdir(path):
+            raise UserError(f"{flag} {path} is a folder; give a file name, e.g. {os.path.join(path, example)}")
+        if overwrites_input(path, args.source):
+            raise UserError(f"{flag} {path} would overwrite the input {args.source}; give another file name")
+    if args.output and args.boxes and os.path.realpath(args.output) == os.path.realpath(args.boxes):
+        raise UserError(f"--output and --boxes are both {args.output}; give them different file names")
+    if args.output and os.path.splitext(args.output)[1].lower() != ".mp4":
+        raise UserError(f"--output {args.output}: the annotated video is written as H.264 MP4; "
+                        "give a file name ending in .mp4")
+
+
+# What a user or the system sends to stop a command: Ctrl-C, kill, a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+
+
 @contextlib.contextmanager
-def ctrl_c_flag():
-    """A list that Ctrl-C appends to instead of raising: tracking stops between frames, so the video
-    and the box file end on the same frame. A second Ctrl-C raises as usual."""
-    pressed = []
-
-    def on_ctrl_c(signum, frame):
-        pressed.append(signum)
-        signal.signal(signal.SIGINT, previous)
-
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+def on_stop_signals(handler):
+    """`handler` for each stop signal while the block runs, but for those ignored (nohup ignores
+    SIGHUP, a background shell job SIGINT): those stay ignored."""
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s, h in previous.items():
+        if h != signal.SIG_IGN:
+            signal.signal(s, handler)
     try:
-        yield pressed
+        yield previous
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def stop_flag():
+    """A list that a stop signal appends to instead of raising: tracking stops between frames, so
+    the video and the box file end on the same frame. A second one raises as before."""
+    stopped = []
+
+    def on_stop(signum, frame):
+        stopped.append(signum)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+    with on_stop_signals(on_stop) as previous:
+        yield stopped
 
 
 def track(args):
     from .annotate import draw
     from .display import Window, select_box
-    from .fileio import atomic_write
+    from .fileio import atomic_write, remove_stale_temporaries
     from .progress import Progress
     from .siamfc import SiamFCTracker
     from .video import VideoWriter, open_source
 
+    check_outputs(args)
+    for path in (args.output, args.boxes):
+        if path:   # what a killed run left there
+            remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
     results, stopped = [], None
     with open_source(args.source) as source, contextlib.ExitStack() as outputs:
         frames = iter(source)
         first = next(frames)
         box = clip_box(select_box(first) if args.select else parse_bbox(args.bbox), first.shape)
         tracker = SiamFCTracker.from_files(args.config, args.weights, args.device)
-        interrupted = outputs.enter_context(ctrl_c_flag())
+        interrupted = outputs.enter_context(stop_flag())
         # Both outputs are opened before tracking, so an unwritable path fails now rather than after
         # the whole video; they are kept when tracking ends or stops, and deleted if something breaks.
         boxes = outputs.enter_context(atomic_write(args.boxes)) if args.boxes else None
@@ -131,7 +181,8 @@ def demo_args():
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="run_tracker.py", description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("track", help="track one object through a video, a folder of frames or a camera")
@@ -151,32 +202,25 @@ def parser():
     add_arguments(b)
 
     r = sub.add_parser("train", help="train the network on sequences and still images")
-    r.add_argument("--config", default=os.path.join(ROOT, "configs", "train.yaml"), help="training config YAML")
+    r.add_argument("--config", default=os.path.join(CONFIG_DIR, "train.yaml"),
+                   help="training config: a YAML file or a shipped config's name")
     r.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the config's out")
     r.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
     return p
 
 
 def add_model_arguments(p):
-    p.add_argument("--config", help="tracker config YAML (default configs/siamfc.yaml)")
+    p.add_argument("--config", help=f"tracker config: a YAML file or a shipped config's name, one of "
+                   f"{', '.join(shipped_configs())} (default siamfc)")
     p.add_argument("--weights", help="weights file (default: the config's, shipped in tracker/weights/)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv or demo_args())
     try:
-        if args.command == "track":
-            if not (args.output or args.boxes or args.show):
-                raise UserError("nothing to write: give --output FILE.mp4, --boxes FILE.txt or --show")
-            track(args)
-        elif args.command == "benchmark":
-            from .benchmark import main as benchmark
-            return benchmark(args)
-        else:
-            from .train import train
-            train(args.config, args.resume, args.device)
+        with on_stop_signals(signal.default_int_handler):   # kill and hang-up stop a command as Ctrl-C does
+            return run(parser().parse_args(argv or demo_args()))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -185,4 +229,19 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         stdout_closed()
+    return 0
+
+
+def run(args):
+    """The command's exit code."""
+    if args.command == "track":
+        if not (args.output or args.boxes or args.show):
+            raise UserError("nothing to write: give --output FILE.mp4, --boxes FILE.txt or --show")
+        track(args)
+    elif args.command == "benchmark":
+        from .benchmark import main as benchmark
+        return benchmark(args)
+    else:
+        from .train import train
+        train(args.config, args.resume, args.device)
     return 0

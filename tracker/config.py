@@ -1,12 +1,36 @@
 """YAML parameters, checked against the defaults: every key and type is known up front."""
 import copy
+import functools
+import operator
 import os
 
 import yaml
 
 from .errors import UserError
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+def shipped(name):
+    """A folder shipped beside the package: inside it when installed from a wheel (package data),
+    at the repository's top level in a clone, the one source of both."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    inside = os.path.join(here, name)
+    return inside if os.path.isdir(inside) else os.path.join(os.path.dirname(here), name)
+
+
+CONFIG_DIR = shipped("configs")
+
+
+def shipped_configs():
+    return sorted(n[:-5] for n in os.listdir(CONFIG_DIR) if n.endswith(".yaml"))
+
+
+def resolve(path):
+    """A path as given, or a bare name (with or without .yaml) of a shipped config."""
+    if path and not os.path.exists(path) and os.path.dirname(path) == "":
+        name = path if path.endswith((".yaml", ".yml")) else path + ".yaml"
+        return os.path.join(CONFIG_DIR, name)
+    return path
 
 def merge(defaults, given, path, where, choices):
     """`defaults` overridden by `given`; unknown keys and wrong types are errors naming the key.
@@ -47,12 +71,15 @@ def check_value(name, value, default, choices, where):
     return value
 
 
-def load_config(path, defaults, choices=None):
-    """Defaults overridden by the YAML file at `path` (None: the defaults alone); `choices` as for merge."""
+def load_config(path, defaults, choices=None, rules=()):
+    """Defaults overridden by the YAML file at `path` (None: the defaults alone); `choices` as for
+    merge, `rules` as for check_rules."""
     if path is None:
         return copy.deepcopy(defaults)
+    path = resolve(path)
     if not os.path.isfile(path):
-        raise UserError(f"config file not found: {path}; see the files in {CONFIG_DIR}")
+        raise UserError(f"config file not found: {path}; give a path or a shipped config's name: "
+                        f"{', '.join(shipped_configs())}")
     try:
         with open(path) as f:
             given = yaml.safe_load(f)
@@ -62,4 +89,31 @@ def load_config(path, defaults, choices=None):
         raise UserError(f"config file {path}{at} is not valid YAML; fix the syntax") from None
     if given is not None and not isinstance(given, dict):
         raise UserError(f"config file {path} must be a mapping of keys to values")
-    return merge(defaults, given, (), path, choices or {})
+    cfg = merge(defaults, given, (), path, choices or {})
+    check_rules(cfg, rules, path)
+    return cfg
+
+
+def at_least(key, low):
+    """A rule for check_rules: the value of `key` is `low` or more."""
+    return (key,), lambda v: v >= low, f"{low} or more"
+
+
+def between(key, low, high):
+    """A rule for check_rules: the value of `key` is from `low` to `high`."""
+    return (key,), lambda v: low <= v <= high, f"{low} to {high}"
+
+
+def check_rules(cfg, rules, where):
+    """Values of the right type can still be impossible (a scale count of 0, a minimum above its
+    maximum). Each rule is (keys, test, allowed): dotted config keys, a test of their values, and
+    what is allowed, in words; an error names the first key."""
+    for keys, test, allowed in rules:
+        values = [functools.reduce(operator.getitem, key.split("."), cfg) for key in keys]
+        try:
+            ok = test(*values)
+        except TypeError:   # a null where a number belongs
+            ok = False
+        if not ok:
+            others = "".join(f" (with {key} {value!r})" for key, value in zip(keys[1:], values[1:]))
+            raise UserError(f"config key '{keys[0]}' in {where} is {values[0]!r}{others}; allowed: {allowed}")

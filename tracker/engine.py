@@ -5,6 +5,9 @@ the channels_last layout that xcorr_one's matrix product reads without a copy.
 On a CPU thread ONNX Runtime runs the light backbone's search branch about twice as fast as torch
 (it lays channels out in blocks and fuses each convolution with its ReLU); torch runs it on a GPU.
 """
+import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import warnings
@@ -14,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import UserError
+from .fileio import cache_dir, read_verified, write_verified
 from .model import plain_layers, run_layers
 
 ENGINES = ("onnxruntime", "torch")
@@ -89,10 +93,25 @@ class OnnxSearch:
 
 
 def onnx_graph(module, shape):
-    """`module` exported to ONNX (bytes) for uint8 input of `shape`."""
+    """`module` exported to ONNX (bytes) for uint8 input of `shape`, from the cache when it was
+    exported before: exporting takes seconds, reading the cached graph milliseconds.
+
+    The cache key covers all the export depends on (weights, layers, shape, torch's and onnx's
+    versions), and each file carries its own checksum: a stale or damaged graph is exported anew.
+    """
     needs("onnx")   # torch's exporter writes with it
-    graph = io.BytesIO()
-    with warnings.catch_warnings():   # the exporter's notes on its own deprecations
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, torch.zeros(*shape, dtype=torch.uint8), graph, dynamo=False, input_names=["crops"])
-    return graph.getvalue()
+    versions = torch.__version__, importlib.metadata.version("onnx")   # importing onnx would take a second
+    key = hashlib.sha256(repr((str(module), tuple(shape), versions)).encode())
+    for tensor in module.state_dict().values():
+        key.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    path = cache_dir("onnx", key.hexdigest() + ".onnx")
+    graph = read_verified(path)
+    if graph is None:
+        buf = io.BytesIO()
+        with warnings.catch_warnings():   # the exporter's notes on its own deprecations
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, torch.zeros(*shape, dtype=torch.uint8), buf, dynamo=False, input_names=["crops"])
+        graph = buf.getvalue()
+        with contextlib.suppress(UserError, OSError):   # a cache that can't be written only costs time
+            write_verified(path, graph)
+    return graph

@@ -1,7 +1,9 @@
 """Files appear whole or not at all: write to a temporary name, rename when complete."""
 import contextlib
+import hashlib
 import json
 import os
+import re
 import tempfile
 
 from .errors import UserError
@@ -17,7 +19,8 @@ def atomic_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+        # The writer's process id in the name tells a killed run's leftovers from a live run's file.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp")
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror}; choose a writable output path") from None
     os.close(fd)
@@ -38,6 +41,28 @@ def remove_temporaries(folder):
                 os.remove(os.path.join(base, name))
 
 
+def remove_stale_temporaries(folder):
+    """Delete the temporary files that atomic_path left in `folder` (not below it) for processes
+    that have ended: a killed run's. Those of a run still writing there are kept."""
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        writer = re.fullmatch(r"\..+\.(\d+)\.\w+\.tmp", name)
+        if writer and not running(int(writer[1])):
+            os.remove(os.path.join(folder, name))
+
+
+def running(pid):
+    """Whether process `pid` exists; yes where that can't be asked."""
+    if os.name != "posix":   # there os.kill(pid, 0) would end the process
+        return True
+    try:
+        os.kill(pid, 0)   # signal 0 only asks whether it exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # it exists, under another user
+        pass
+    return True
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="w"):
     """Open a temporary file for writing; it replaces `path` only if the block succeeds."""
@@ -55,3 +80,26 @@ def write_text(path, text):
 def write_json(path, data):
     with atomic_write(path) as f:
         json.dump(data, f, indent=1)
+
+
+def write_verified(path, blob):
+    """`blob` (bytes) written whole, after a line with its SHA-256, for read_verified."""
+    with atomic_write(path, "wb") as f:
+        f.write(hashlib.sha256(blob).hexdigest().encode() + b"\n" + blob)
+
+
+def read_verified(path):
+    """What write_verified wrote at `path`, or None if the file is missing or not exactly that."""
+    try:
+        with open(path, "rb") as f:
+            digest, _, blob = f.read().partition(b"\n")
+    except OSError:
+        return None
+    return blob if hashlib.sha256(blob).hexdigest().encode() == digest else None
+
+
+def cache_dir(*parts):
+    """Where siamtrack keeps what it can rebuild: $SIAMTRACK_CACHE, else the user's cache folder."""
+    base = os.environ.get("SIAMTRACK_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "siamtrack")
+    return os.path.join(base, *parts)

@@ -1,8 +1,6 @@
 """The benchmark's readable outputs: a markdown report and OTB-style success and precision plots."""
 import os
 
-from matplotlib.figure import Figure
-
 from .fileio import atomic_path, atomic_write
 from .metrics import THRESHOLDS_IOU, THRESHOLDS_PX
 
@@ -61,6 +59,7 @@ def status_lines(status):
 
 def _plot(path, results, curves, key, title, xlabel, ylabel, thresholds, legend_loc):
     """Curves of every tracker, best first by results[key]; a tracker keeps its colour in every plot."""
+    from matplotlib.figure import Figure   # matplotlib takes a second to import: only when plotting
     curve = {"auc": "success_curve", "precision": "precision_curve"}[key]
     colours = {name: f"C{i}" for i, name in enumerate(ranked(results))}
     fig = Figure(figsize=(6, 5), dpi=100)

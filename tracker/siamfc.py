@@ -8,7 +8,7 @@ import torch
 
 from . import weights as weights_io
 from .colour import ColourModel
-from .config import CONFIG_DIR, load_config
+from .config import CONFIG_DIR, at_least, between, check_rules, load_config
 from .engine import ENGINES, OnnxSearch, TorchSearch, crops_as_input
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
@@ -16,8 +16,8 @@ from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm,
 from .video import to_bgr8
 
 DEFAULTS = {
-    "model": {"backbone": "light", "width": 1.0},
-    "weights": "siamfc_light.pt",
+    "model": {"backbone": "mobilenet_v1", "width": 0.5},
+    "weights": "siamfc_mobilenet.pt",
     "tracking": {
         "exemplar_size": 127,
         "instance_size": 255,
@@ -48,10 +48,35 @@ DEFAULTS = {
     },
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
+# What the tracking values may be, beyond their types (see config.check_rules).
+RULES = (
+    (("tracking.instance_size", "tracking.exemplar_size"), lambda x, z: z >= 1 and x >= z and (x - z) % TOTAL_STRIDE == 0,
+     f"tracking.exemplar_size (1 or more) plus a multiple of {TOTAL_STRIDE}, e.g. 255 with 127"),
+    at_least("tracking.context", 0),
+    (("tracking.scale_num",), lambda n: n >= 1 and n % 2 == 1, "an odd number, 1 or more, e.g. 3"),
+    # A step of 1 would search one scale n times; beyond 2, the side scales see other objects.
+    (("tracking.scale_step", "tracking.scale_num"), lambda step, n: n == 1 or 1 < step <= 2,
+     "more than 1 and at most 2 when tracking.scale_num is above 1, e.g. 1.0375"),
+    between("tracking.scale_penalty", 0, 1),
+    between("tracking.scale_lr", 0, 1),
+    (("tracking.window_influence",), lambda w: 0 <= w < 1, "0 or more and less than 1, e.g. 0.176"),
+    between("tracking.response_up", 1, 64),   # 64: a 1025 px map, already 4 MB a scale
+    (("tracking.side_size", "tracking.exemplar_size", "tracking.instance_size"),
+     lambda side, z, x: side == 0 or (z <= side <= x and (side - z) % TOTAL_STRIDE == 0),
+     f"0, or from tracking.exemplar_size to tracking.instance_size in steps of {TOTAL_STRIDE}, e.g. 143"),
+    # The first size is 1x: the range must hold it.
+    (("tracking.min_scale",), lambda v: 0 < v <= 1, "more than 0 and at most 1, e.g. 0.2"),
+    at_least("tracking.max_scale", 1),
+    between("tracking.lost_threshold", 0, 1),
+    between("tracking.colour_weight", 0, 1),
+    between("tracking.colour_rate", 0, 1),
+    between("tracking.colour_bins", 2, 256),   # levels per 8-bit channel
+    at_least("tracking.threads", 0),
+)
 
 
 def load_params(path=None):
-    return load_config(path or DEFAULT_CONFIG, DEFAULTS, {**CONFIG_CHOICES, ("tracking", "engine"): ENGINES})
+    return load_config(path or DEFAULT_CONFIG, DEFAULTS, {**CONFIG_CHOICES, ("tracking", "engine"): ENGINES}, RULES)
 
 
 def check_box(box, frame_shape):
@@ -79,13 +104,6 @@ def cubic_upsampler(n, size):
     return cv2.resize(np.eye(n, dtype=np.float32), (n, size), interpolation=cv2.INTER_CUBIC)
 
 
-def check_side_size(side, exemplar, instance):
-    if not exemplar <= side <= instance or (side - exemplar) % TOTAL_STRIDE:
-        raise UserError(f"tracking.side_size {side} must be at least exemplar_size {exemplar}, at most "
-                        f"instance_size {instance}, and differ from exemplar_size by a multiple of "
-                        f"{TOTAL_STRIDE}; e.g. {exemplar + 4 * TOTAL_STRIDE}")
-
-
 def check_input_sizes(meta, tracking, path):
     """The network scores well only at the input sizes it was trained at (weights from before
     these were recorded were trained at SiamFC's 127 / 255 px)."""
@@ -99,6 +117,7 @@ def check_input_sizes(meta, tracking, path):
 
 class SiamFCTracker:
     def __init__(self, net, params, device="cpu"):
+        check_rules(params, RULES, "the tracking parameters")   # also those set in code, not a file
         self.p = params["tracking"]
         self.device = torch.device(device)
         # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
@@ -119,9 +138,6 @@ class SiamFCTracker:
         # Every frame's search crops are warped into these buffers: all scales at full size, or,
         # with two passes, the centre scale at full size and the side scales at side_size.
         size, side = p["instance_size"], p["side_size"] or p["instance_size"]
-        check_side_size(side, p["exemplar_size"], size)
-        if not 2 <= p["colour_bins"] <= 256:
-            raise UserError(f"tracking.colour_bins is {p['colour_bins']}; give 2 to 256 levels per channel, e.g. 32")
         self.two_pass = side < size and n > 1
         self.crops = np.empty((1 if self.two_pass else n, size, size, 3), np.uint8)
         self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None

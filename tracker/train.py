@@ -4,7 +4,6 @@ Pairs come from two frames of one sequence at most `max_gap` apart, or from one 
 twice through different augmentations. Augmentation runs batched in torch (one affine warp per
 crop), so the same code feeds a CPU or a GPU.
 """
-import hashlib
 import io
 import math
 import os
@@ -18,9 +17,9 @@ from torch import nn
 
 from . import cropcache
 from . import weights as weights_io
-from .config import CONFIG_DIR, load_config
+from .config import CONFIG_DIR, at_least, between, load_config
 from .errors import UserError
-from .fileio import atomic_path, atomic_write, write_json
+from .fileio import atomic_path, read_verified, remove_stale_temporaries, write_json, write_verified
 from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
 from .progress import Progress
 
@@ -50,13 +49,44 @@ DEFAULTS = {
               "pretrained": "",
               "freeze_convs": 0,     # the backbone's first n convolutions keep their starting weights
               "backbone_lr": 1.0,    # the learning rate of the backbone less its last layer, relative to lr
-              "bf16": False,     # the forward pass in bfloat16 (autocast); see train_cpu.yaml
+              "bf16": False,     # the forward pass in bfloat16 (autocast); see train_light_cpu.yaml
               # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these,
               # and the tracking config's exemplar_size / instance_size must match them.
               "exemplar_size": cropcache.EXEMPLAR, "instance_size": cropcache.INSTANCE},
     "out": "runs/siamfc_light",
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
+# What the values may be, beyond their types (see config.check_rules); train.exemplar_size and
+# instance_size depend on the backbone (check_train_sizes).
+RULES = (
+    (("model.width",), lambda w: w > 0, "more than 0, e.g. 1.0"),
+    at_least("data.frame_stride", 1),
+    at_least("data.max_set_boxes", 0),
+    between("data.jpeg_quality", 1, 100),
+    at_least("data.max_gap", 0),
+    between("data.image_prob", 0, 1),
+    between("data.negative_prob", 0, 1),
+    between("data.distractor_prob", 0, 1),
+    at_least("augment.shift", 0),
+    at_least("augment.scale", 0),
+    at_least("augment.aspect", 0),
+    between("augment.flip", 0, 1),
+    between("augment.color", 0, 1),
+    between("augment.gray", 0, 1),
+    between("augment.blur", 0, 1),
+    at_least("train.epochs", 1),
+    at_least("train.batch_size", 1),
+    (("train.pairs_per_epoch", "train.batch_size"), lambda pairs, batch: pairs >= batch,
+     "train.batch_size or more: an epoch is whole batches"),
+    (("train.lr",), lambda lr: lr > 0, "more than 0, e.g. 0.01"),
+    (("train.lr_end",), lambda lr: lr > 0, "more than 0, e.g. 1e-5"),
+    (("train.momentum",), lambda m: 0 <= m < 1, "0 or more and less than 1, e.g. 0.9"),
+    at_least("train.weight_decay", 0),
+    at_least("train.r_pos", 0),
+    at_least("train.seed", 0),
+    at_least("train.threads", 0),
+    at_least("train.backbone_lr", 0),
+)
 
 
 class PairSampler:
@@ -206,16 +236,13 @@ def param_groups(net, freeze_convs, backbone_lr):
 def save_checkpoint(path, state):
     buf = io.BytesIO()
     torch.save(state, buf)
-    blob = buf.getvalue()
-    with atomic_write(path, "wb") as f:
-        f.write(hashlib.sha256(blob).hexdigest().encode() + b"\n" + blob)
+    write_verified(path, buf.getvalue())
 
 
 def load_checkpoint(path):
     """The saved state, or a UserError if the file is not exactly what was written."""
-    with open(path, "rb") as f:
-        digest, _, blob = f.read().partition(b"\n")
-    if hashlib.sha256(blob).hexdigest().encode() != digest:
+    blob = read_verified(path)
+    if blob is None:
         raise UserError(f"checkpoint {path} is corrupt (checksum mismatch); delete it to start over")
     return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
 
@@ -234,14 +261,19 @@ def plot_loss(path, history):
 
 
 def train(config=None, resume=False, device="cpu", log=sys.stderr):
-    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES)
+    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES, RULES)
     d, a, t = cfg["data"], cfg["augment"], cfg["train"]
     if t["threads"] > 0:
         torch.set_num_threads(t["threads"])
     out = cfg["out"]
+    remove_stale_temporaries(out)   # what a killed run left there
     ckpt_path = os.path.join(out, "checkpoint.pt")
     if os.path.exists(ckpt_path) and not resume:
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it, or set another 'out' in the config")
+    state = load_checkpoint(ckpt_path) if resume and os.path.exists(ckpt_path) else None   # before the long part
+    if state and state["config"]["model"] != cfg["model"]:
+        raise UserError(f"checkpoint {ckpt_path} is of model {state['config']['model']}, but the config asks for "
+                        f"{cfg['model']}; set the config's model back, or another 'out' to start afresh")
     device = torch.device(device)
     check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])   # before the long part
 
@@ -268,8 +300,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
                           momentum=t["momentum"], weight_decay=t["weight_decay"])
     gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
     history, rates, start_epoch = [], [], 0
-    if resume and os.path.exists(ckpt_path):
-        state = load_checkpoint(ckpt_path)
+    if state:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         history, rates, start_epoch = state["history"], state["rates"], state["epoch"]

@@ -1,4 +1,6 @@
-"""Weight files: the state dict together with the model config it belongs to."""
+"""Weight files: the state dict together with the model config it belongs to, and a checksum of both."""
+import hashlib
+import json
 import os
 
 import torch
@@ -17,9 +19,22 @@ def resolve(path):
     return path
 
 
+def checksum(blob):
+    """sha256 of a weights dict's model config, meta and every tensor's name, type, shape and bytes:
+    torch.load does not notice a changed byte inside a tensor, and such weights track garbage."""
+    h = hashlib.sha256(json.dumps([blob["model"], blob["meta"]], sort_keys=True, default=str).encode())
+    for name, tensor in sorted(blob["state_dict"].items()):
+        h.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
 def save(path, net, model_cfg, meta=None):
+    blob = {"model": dict(model_cfg), "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
+            "meta": meta or {}}
+    blob["sha256"] = checksum(blob)
     with atomic_path(path) as tmp:
-        torch.save({"model": dict(model_cfg), "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}, "meta": meta or {}}, tmp)
+        torch.save(blob, tmp)
 
 
 def load(path, model_cfg=None):
@@ -31,11 +46,15 @@ def load(path, model_cfg=None):
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         stored = blob["model"]
+        expected = blob.get("sha256")   # None in files from before there was one
+        intact = expected is None or expected == checksum(blob)
         net = SiamFC(**stored)
         net.load_state_dict(blob["state_dict"])
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise UserError(f"weights file {path} is corrupt, truncated or not a weights file "
                         f"({type(e).__name__}); restore it or retrain") from None
+    if not intact:
+        raise UserError(f"weights file {path} is corrupt (checksum mismatch); restore it or retrain")
     if model_cfg is not None and dict(model_cfg) != stored:
         raise UserError(f"weights file {path} was trained for model {stored}, but the config asks for "
                         f"{dict(model_cfg)}; use matching --weights or --config")
