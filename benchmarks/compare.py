@@ -22,7 +22,8 @@ from tracker.metrics import paired_difference  # noqa: E402
 METRICS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
 
 
-def per_sequence(path, tracker):
+def load(path):
+    """A results.json's per-tracker results and its protocol (None for files from before it was recorded)."""
     try:
         with open(path) as f:
             results = json.load(f)
@@ -30,6 +31,12 @@ def per_sequence(path, tracker):
         raise UserError(f"results file not found: {path}; give a benchmark output's results.json") from None
     except json.JSONDecodeError:
         raise UserError(f"{path} is not a results.json (not valid JSON); give a benchmark output's results.json") from None
+    if "provenance" not in results:   # written before results.json recorded how it was made
+        return results, None
+    return results.get("trackers", {}), results["provenance"].get("protocol")
+
+
+def per_sequence(path, results, tracker):
     if tracker not in results:
         raise UserError(f"{path} has no results for {tracker!r}; it has {', '.join(sorted(results)) or 'none'}")
     sequences = results[tracker].get("sequences") if isinstance(results[tracker], dict) else None
@@ -59,8 +66,13 @@ def main(argv=None):
     parser.add_argument("--tracker-b", help="tracker in B, if another one")
     parser.add_argument("--margin", type=float, default=0.01, help="smallest difference counted as better or worse")
     args = parser.parse_args(argv)
-    a = per_sequence(args.a, args.tracker)
-    b = per_sequence(args.b, args.tracker_b or args.tracker)
+    (results_a, protocol_a), (results_b, protocol_b) = load(args.a), load(args.b)
+    if protocol_a != protocol_b:
+        print(f"compare: {args.a} was scored under protocol {protocol_a or 'unrecorded (before --protocol)'}, "
+              f"{args.b} under {protocol_b or 'unrecorded (before --protocol)'}: differences mix in the rules",
+              file=sys.stderr)
+    a = per_sequence(args.a, results_a, args.tracker)
+    b = per_sequence(args.b, results_b, args.tracker_b or args.tracker)
     if not set(a) & set(b):
         raise UserError(f"{args.a} and {args.b} have no sequence in common; run both on the same split")
     print("\n".join(compare(a, b, args.margin)))

@@ -19,8 +19,9 @@ from tracker.benchmark import first_visible, run_jobs, startable, track_sequence
 from tracker.errors import UserError, run_script  # noqa: E402
 from tracker.fileio import write_json  # noqa: E402
 from tracker.geometry import cxcywh_to_xywh, xywh_to_cxcywh  # noqa: E402
-from tracker.metrics import aggregate, sequence_metrics  # noqa: E402
+from tracker.metrics import aggregate  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
+from tracker.protocols import sequence_metrics  # noqa: E402
 from tracker.sequences import load_dataset  # noqa: E402
 from tracker.siamfc import SiamFCTracker  # noqa: E402
 
@@ -53,9 +54,7 @@ class Oracle:
 def run_one(job):
     sequence, mode, path = job
     boxes, _, _ = track_sequence(Oracle(SiamFCTracker.from_files(), sequence, mode), sequence)
-    skip = sequence.absent.copy()
-    skip[first_visible(sequence)] = True
-    metrics = sequence_metrics(boxes, sequence.boxes, skip)
+    metrics = sequence_metrics(boxes, sequence.boxes, sequence.absent)
     write_json(path, {"sequence": sequence.name, "mode": mode, "metrics": metrics})
     return path
 

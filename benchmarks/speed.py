@@ -13,7 +13,6 @@ import collections
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,11 +34,12 @@ from tracker.model import search_branch, xcorr_one  # noqa: E402
 from tracker.fileio import write_text  # noqa: E402
 from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
+from tracker.provenance import cpu_model  # noqa: E402
 from tracker.sequences import load_dataset  # noqa: E402
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
-ONEPASS_CONFIG = os.path.join(CONFIG_DIR, "siamfc_onepass.yaml")
+LIGHT_CONFIG = os.path.join(CONFIG_DIR, "siamfc_light.yaml")
 STEPS = {"search_crops": "search crops (shrink, warp every scale)",
          "score_maps": "network (every scale) and correlation",
          "rest": "the rest (colour model, upsample, window, move, rescale)"}
@@ -59,15 +59,6 @@ class Entry:
     def start(self):
         if hasattr(self.tracker, "claim_threads"):   # ours: torch's thread count is process-wide
             self.tracker.claim_threads()
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown CPU"
 
 
 def matmul_gflops(threads, n=2048, repeats=5):
@@ -206,7 +197,7 @@ def make_entries(args):
         ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker))
     # The default with the search branch on torch instead of ONNX Runtime: the same boxes.
     entries = ours + [Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"})),
-                      Entry("siamfc-onepass", make_tracker("siamfc", config=ONEPASS_CONFIG)),
+                      Entry("siamfc-light", make_tracker("siamfc", config=LIGHT_CONFIG)),
                       Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG))]
     if args.accurate:
         entries.append(Entry("siamfc-alexnet", make_tracker("siamfc", config=ACCURATE_CONFIG), args.accurate))

@@ -26,7 +26,8 @@ from tracker import weights as weights_io  # noqa: E402
 from tracker.benchmark import limit_threads, first_visible, startable, track_sequence  # noqa: E402
 from tracker.errors import UserError, run_script  # noqa: E402
 from tracker.fileio import write_json, write_text  # noqa: E402
-from tracker.metrics import aggregate, sequence_metrics  # noqa: E402
+from tracker.metrics import aggregate  # noqa: E402
+from tracker.protocols import sequence_metrics  # noqa: E402
 from tracker.progress import Progress  # noqa: E402
 from tracker.sequences import Sequence, load_dataset  # noqa: E402
 from tracker.siamfc import SiamFCTracker, load_params  # noqa: E402

@@ -60,7 +60,7 @@ def read(path):
 
 def test_results_json_has_exactly_the_documented_shape(finished):
     out, results = finished
-    assert read(out / "results.json") == results
+    assert read(out / "results.json")["trackers"] == results
     assert set(results) == {"kcf", "mosse"}
     for entry in results.values():
         assert set(entry) == KEYS | {"sequences"}
@@ -68,7 +68,7 @@ def test_results_json_has_exactly_the_documented_shape(finished):
         for row in [entry, *entry["sequences"].values()]:
             assert all(0 <= row[k] <= 1 for k in ("auc", "precision", "norm_precision", "ao", "sr50", "sr75"))
             assert row["fps"] > 0
-        # Neither the init frame nor an absent frame is scored.
+        # A GOT-10k layout, so its protocol: neither the init frame nor an absent frame is scored.
         assert entry["sequences"]["right"]["frames"] == FRAMES - 1
         assert entry["sequences"]["late"]["frames"] == FRAMES - 2
         assert entry["frames"] == 2 * FRAMES - 3
@@ -93,16 +93,43 @@ def test_record_holds_update_times_scores_and_metrics(finished):
     assert record["times"][:2] == [None, None] and all(t > 0 for t in record["times"][2:])
     assert record["scores"][:2] == [None, None] and record["scores"][2:] == [1.0] * (FRAMES - 2)
     assert record["fps"] == pytest.approx((FRAMES - 2) / sum(record["times"][2:]))
-    assert record["metrics"]["frames"] == FRAMES - 2 and len(record["metrics"]["success_curve"]) == 21
+    assert set(record) == {"sequence", "setup", "times", "scores", "fps"}   # scored under the protocol asked for
 
 
 def test_report_and_plots_are_written(finished):
     out, _ = finished
     report = (out / "report.md").read_text()
-    assert "| tracker | AUC | P@20 | norm P | AO | SR50 | SR75 | fps | frames |" in report
+    assert "| tracker | AUC | P@20 | norm P@0.2 | AO | SR50 | SR75 | fps | frames |" in report
     assert "| kcf |" in report and "| mosse |" in report
-    for name in ("success.png", "precision.png"):
-        assert cv2.imread(str(out / name)) is not None
+    assert "GOT-10k toolkit rules" in report and "## Provenance" in report
+    for name in ("success", "precision", "norm_precision"):
+        assert cv2.imread(str(out / f"{name}.png")) is not None and (out / f"{name}.pdf").is_file()
+
+
+def test_results_say_how_they_were_made(dataset, finished):
+    out, _ = finished
+    made = read(out / "results.json")["provenance"]
+    assert set(made) == {"date", "versions", "cpu", "dataset", "format", "split", "sequences", "ground_truth_sha256",
+                         "protocol", "trackers"}
+    assert (made["dataset"], made["format"], made["protocol"], made["sequences"]) == (str(dataset), "got10k", "got10k", 2)
+    assert made["versions"]["opencv"] == cv2.__version__ and made["versions"]["numpy"] == np.__version__
+    assert set(made["trackers"]) == {"kcf", "mosse"}
+    assert made["trackers"]["kcf"]["setup"] == read(out / "kcf" / "right.json")["setup"]
+
+
+def test_another_protocol_rescores_without_tracking_again(dataset, finished, tmp_path, counted_runs):
+    out, results = finished
+    for pair in ("kcf", "mosse"):
+        os.makedirs(tmp_path / pair)
+        for name in os.listdir(out / pair):
+            (tmp_path / pair / name).write_bytes((out / pair / name).read_bytes())
+    otb = benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path, protocol="otb")
+    assert counted_runs == []
+    # OTB scores the init frame with the given box, and averages over sequences.
+    assert otb["kcf"]["sequences"]["right"]["frames"] == FRAMES
+    assert otb["kcf"]["sequences"]["late"]["frames"] == FRAMES - 1
+    assert otb["kcf"]["auc"] == pytest.approx(np.mean([s["auc"] for s in otb["kcf"]["sequences"].values()]))
+    assert read(tmp_path / "results.json")["provenance"]["protocol"] == "otb"
 
 
 @pytest.fixture
@@ -123,7 +150,7 @@ def test_rerun_only_computes_missing_pairs(dataset, tmp_path, counted_runs):
     benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path)
     assert len(counted_runs) == 4
     before = (tmp_path / "kcf" / "late.txt").read_text()
-    first = read(tmp_path / "results.json")
+    first = read(tmp_path / "results.json")["trackers"]
 
     counted_runs.clear()
     assert benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path) == first
@@ -157,8 +184,9 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
 
     # The same config and another weights file (same model, other bytes) makes other results too.
     weights = tmp_path / "other.pt"
-    blob = torch.load(tracker_weights.resolve("siamfc_light.pt"), weights_only=True)
+    blob = torch.load(tracker_weights.resolve("siamfc_mobilenet.pt"), weights_only=True)
     blob["state_dict"]["out_bias"] += 0.5
+    blob["sha256"] = tracker_weights.checksum(blob)   # changed on purpose: not corrupt
     torch.save(blob, weights)
     benchmark.run_benchmark(dataset, trackers=("siamfc",), out=out, config=str(config), weights=str(weights))
     assert len(counted_runs) == 2
@@ -333,7 +361,7 @@ def test_supervised_overlaps_leave_out_burn_in_and_failed_frames():
 
 def test_vot_run_writes_vot_json_and_a_report_section(dataset, tmp_path):
     benchmark.run_benchmark(dataset, trackers=("kcf",), out=tmp_path, vot=True)
-    vot = read(tmp_path / "vot.json")
+    vot = read(tmp_path / "vot.json")["trackers"]
     assert set(vot["kcf"]) == {"accuracy", "robustness", "eao", "failures", "frames", "sequences"}
     assert 0 < vot["kcf"]["accuracy"] <= 1 and 0 < vot["kcf"]["eao"] <= 1
     assert vot["kcf"]["frames"] == 2 * FRAMES
@@ -349,6 +377,6 @@ def test_command_line_flags(dataset, tmp_path, capsys):
     assert args.trackers == ["kcf"] and args.workers == 1 and args.format == "auto"
     assert benchmark.main(args) == 0
     assert "| kcf |" in capsys.readouterr().out
-    for bad in (["--trackers", "kcf,kfc"], ["--workers", "0"]):
+    for bad in (["--trackers", "kcf,kfc"], ["--workers", "0"], ["--device", "gpu"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["--dataset", "x", *bad])

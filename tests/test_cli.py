@@ -202,7 +202,7 @@ BAD_INPUTS = {
     "corrupt weights": (["{clip}", "--bbox", BOX, "--weights", "{bad}/noise.pt"], ["noise.pt", "corrupt"]),
     "truncated weights": (["{clip}", "--bbox", BOX, "--weights", "{bad}/half.pt"], ["half.pt", "truncated"]),
     "weights of another model": (["{clip}", "--bbox", BOX, "--weights", str(WEIGHTS / "siamfc_alexnet.pt")],
-                                 ["siamfc_alexnet.pt", "alexnet", "light"]),
+                                 ["siamfc_alexnet.pt", "alexnet", "mobilenet_v1"]),
     "video in a folder that is a file": (["{clip}", "--bbox", BOX, "--output", "{bad}/file/out.mp4"],
                                          ["cannot write", "file/out.mp4"]),
     "boxes in a folder that is a file": (["{clip}", "--bbox", BOX, "--boxes", "{bad}/file/out.txt"],

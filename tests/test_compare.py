@@ -7,9 +7,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METRICS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
 
 
-def results(path, tracker, aucs):
+def results(path, tracker, aucs, protocol=None):
+    """A results.json; without a protocol, of the shape from before results recorded their provenance."""
     sequences = {name: {m: auc for m in METRICS} for name, auc in aucs.items()}
-    path.write_text(json.dumps({tracker: {"auc": 0.0, "sequences": sequences}}))
+    trackers = {tracker: {"auc": 0.0, "sequences": sequences}}
+    made = {"provenance": {"protocol": protocol}, "trackers": trackers}
+    path.write_text(json.dumps(made if protocol else trackers))
     return str(path)
 
 
@@ -26,6 +29,17 @@ def test_compare_two_runs(tmp_path):
     auc = next(line for line in run.stdout.splitlines() if line.startswith("auc "))
     # +0.10, -0.10, +0.03 on the three shared sequences (s4 has no partner)
     assert "+0.0100 ± 0.0586" in auc and "3 sequences" in auc and "better on 2, worse on 1" in auc
+
+
+def test_compare_warns_when_the_protocols_differ(tmp_path):
+    a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.2}, protocol="otb")
+    b = results(tmp_path / "b.json", "siamfc", {"s1": 0.6, "s2": 0.4}, protocol="otb")
+    run = compare(a, b)
+    assert run.returncode == 0 and run.stderr == "" and "B - A = +0.1500" in run.stdout
+    for other in (results(tmp_path / "old.json", "siamfc", {"s1": 0.5}),
+                  results(tmp_path / "lasot.json", "siamfc", {"s1": 0.5}, protocol="lasot")):
+        run = compare(a, other)
+        assert run.returncode == 0 and "differences mix in the rules" in run.stderr
 
 
 def test_compare_two_trackers_of_one_run(tmp_path):

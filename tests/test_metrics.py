@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from tracker.metrics import (aggregate, center_error, eao, eao_curve, iou, normalized_center_error,
-                             paired_difference, precision_curve, sequence_metrics, success_curve,
+from tracker.metrics import (aggregate, center_error, clip_to_image, eao, eao_curve, iou,
+                             normalized_center_error, paired_difference, precision_curve, success_curve, summary,
                              vot_accuracy_robustness)
 
 
@@ -42,40 +42,28 @@ def test_precision_curve_is_inclusive():
     assert (curve[0], curve[19], curve[20], curve[21], curve[50]) == (0.25, 0.25, 0.5, 0.75, 0.75)
 
 
-GT = np.array([[0, 0, 10, 10]] * 6, float)
-GT[4] = np.nan                 # target absent: NaN row
-ABSENT = [False, False, False, False, False, True]   # target absent: label
-PRED = np.array([[99, 99, 1, 1],   # frame 0: the given box, not scored
-                 [0, 0, 10, 10],   # IoU 1, error 0
-                 [5, 5, 10, 10],   # IoU 25/175 = 1/7, error sqrt(50) ~ 7.07, normalized sqrt(0.5) ~ 0.71
-                 [30, 0, 10, 10],  # IoU 0, error 30, normalized 3
-                 [7, 7, 7, 7],
-                 [7, 7, 7, 7]], float)
-
-
-def test_sequence_metrics_hand_computed():
-    m = sequence_metrics(PRED, GT, ABSENT)
+def test_summary_hand_computed():
+    # IoUs 1, 1/7, 0 (a miss); errors 0, 7.07 px, inf; normalized 0, 0.3, inf
+    m = summary([1, 1 / 7, 0], [0, np.sqrt(50), np.inf], [0, 0.3, np.inf])
     assert m["frames"] == 3
     assert m["ao"] == pytest.approx((1 + 1 / 7) / 3)
     assert m["sr50"] == pytest.approx(1 / 3) and m["sr75"] == pytest.approx(1 / 3)
     # success: 2/3 for t = 0, 0.05, 0.1 (1/7 > 0.1); 1/3 for t = 0.15 .. 0.95; 0 at t = 1
     # AUC = (3 * 2/3 + 17 * 1/3) / 21 = 23/63
     assert m["auc"] == pytest.approx(23 / 63)
-    assert m["precision"] == pytest.approx(2 / 3)  # errors 0 and 7.07 are within 20 px
-    assert m["norm_precision"] == pytest.approx(1 / 3)  # only error 0 is within any threshold up to 0.5
-    assert len(m["success_curve"]) == 21 and len(m["precision_curve"]) == 51
+    assert m["precision"] == pytest.approx(2 / 3)  # 0 and 7.07 are within 20 px
+    assert m["norm_precision"] == pytest.approx(1 / 3)  # the value at 0.2: only 0 is within
+    assert m["norm_precision_curve"][29] == pytest.approx(1 / 3) and m["norm_precision_curve"][30] == pytest.approx(2 / 3)
+    assert len(m["success_curve"]) == 21 and len(m["precision_curve"]) == len(m["norm_precision_curve"]) == 51
 
 
-def test_frame_zero_and_absent_frames_are_not_scored():
-    before = sequence_metrics(PRED, GT, ABSENT)
-    moved = PRED.copy()
-    moved[[0, 4, 5]] = [[0, 0, 10, 10], [500, 0, 3, 3], [0, 0, 10, 10]]
-    assert sequence_metrics(moved, GT, ABSENT) == before
-
-
-def test_missing_prediction_is_a_miss():
-    m = sequence_metrics([[0, 0, 10, 10], [np.nan] * 4], [[0, 0, 10, 10]] * 2)
-    assert (m["ao"], m["auc"], m["precision"], m["frames"]) == (0, 0, 0, 1)
+def test_clip_to_image_as_the_got10k_toolkit():
+    boxes = [[-5, -3, 12, 12],   # corner moved to (0, 0); the size stays
+             [85, 62, 25, 30],   # cut at the right and bottom edges of a 100 x 80 image
+             [120, 90, 5, 5],    # wholly outside: moved to the edge, no area left
+             [10, 10, 20, 20]]   # inside: unchanged
+    np.testing.assert_array_equal(clip_to_image(boxes, (100, 80)),
+                                  [[0, 0, 12, 12], [85, 62, 15, 18], [100, 80, 0, 0], [10, 10, 20, 20]])
 
 
 def test_aggregate_means_over_sequences():

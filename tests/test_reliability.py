@@ -1,4 +1,5 @@
 """What happens when things go wrong mid-way: damaged videos, Ctrl-C, kills, and frames of odd shapes."""
+import errno
 import json
 import os
 import random
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from tracker import annotate, cli
 from tracker.errors import UserError
 from tracker.fileio import atomic_path
 from tracker.siamfc import SiamFCTracker
-from tracker.video import open_source, to_bgr8
+from tracker.video import h264_encoder, open_source, to_bgr8
 
 
 def grainy(frames, seed=0):
@@ -47,6 +49,45 @@ def test_video_that_stops_decoding_keeps_the_frames_before(tmp_path, capfd):
     assert len((tmp_path / "out.txt").read_text().splitlines()) == len(decoded)
     assert len(decode(tmp_path / "out.mp4")) == len(decoded)
     assert temp_files(tmp_path) == []
+
+
+def write_ts(path, frames):
+    """An MPEG-TS clip: unlike MP4, such files can be joined end to end into one stream."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="mpegts") as container:
+        stream = container.add_stream(h264_encoder(), rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for frame in [*frames, None]:
+            picture = frame if frame is None else av.VideoFrame.from_ndarray(frame, format="bgr24")
+            container.mux(stream.encode(picture))
+    return path.read_bytes()
+
+
+def test_video_that_changes_size_mid_way_keeps_the_frames_before(tmp_path, capfd):
+    frames, box = moving_square(10)
+    clip = tmp_path / "joined.ts"
+    clip.write_bytes(write_ts(tmp_path / "a.ts", frames[:5]) +
+                     write_ts(tmp_path / "b.ts", [cv2.resize(f, None, fx=2, fy=2) for f in frames[5:]]))
+    assert cli.main(track_args(clip, box, tmp_path)) == 2
+    error = capfd.readouterr().err.splitlines()[-1]
+    assert error.startswith("error: ") and "changes frame size at frame 5, from 160x120 to 320x240" in error
+    assert len((tmp_path / "out.txt").read_text().splitlines()) == 5
+    assert len(decode(tmp_path / "out.mp4")) == 5
+    assert temp_files(tmp_path) == []
+
+
+def test_full_disk_is_one_error_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, capfd):
+    frames, box = moving_square(4)
+    clip = write_clip(tmp_path / "clip.mp4", frames)
+
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", fsync)   # where atomic_write makes sure the bytes are on disk
+    assert cli.main(track_args(clip, box, tmp_path / "out")) == 2
+    err = capfd.readouterr().err.splitlines()
+    assert err[-1].startswith("error: the disk is full (No space left on device)") and "Traceback" not in err
+    assert not (tmp_path / "out" / "out.txt").exists() and temp_files(tmp_path) == []
 
 
 def test_ctrl_c_between_drawing_and_writing_keeps_video_and_boxes_in_step(tmp_path, monkeypatch, capfd):
@@ -101,6 +142,40 @@ def test_stop_signal_from_the_shell_keeps_what_was_tracked(tmp_path, stop):
     assert 0 < count < 300
     assert len(decode(out / "out.mp4")) == count
     assert temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+def test_ctrl_c_while_starting_up_is_no_traceback(tmp_path, delay):
+    frames, box = moving_square(8)
+    clip = write_clip(tmp_path / "clip.mp4", frames)
+    process = subprocess.Popen([sys.executable, str(RUN_TRACKER), *track_args(clip, box, tmp_path)],
+                               cwd=RUN_TRACKER.parent, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)   # in the imports, the parsing or the tracker's making
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert process.returncode in (-signal.SIGINT, 0, 2, 130), stderr   # killed before Python started, or stopped
+    assert temp_files(tmp_path) == []
+
+
+def test_closed_stderr_keeps_progress_out_of_stdout(tmp_path):
+    frames, box = moving_square(8)
+    clip = write_clip(tmp_path / "clip.mp4", frames)
+    command = " ".join([sys.executable, str(RUN_TRACKER), *track_args(clip, box, tmp_path)])
+    done = subprocess.run(["sh", "-c", command + " 2>&-"], cwd=RUN_TRACKER.parent, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [f"wrote {tmp_path / 'out.mp4'} (8 frames)", f"wrote {tmp_path / 'out.txt'} (8 frames)"]
+    assert len(decode(tmp_path / "out.mp4")) == 8
+
+
+def test_unwritable_benchmark_out_is_refused_before_the_runs(tmp_path, capfd):
+    write_sequence(tmp_path / "data", "s", 4)
+    (tmp_path / "file").write_text("a regular file, not a folder\n")
+    assert benchmark(tmp_path / "data", tmp_path / "file" / "out") == 2
+    err = capfd.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: cannot write into {tmp_path / 'file' / 'out'}")
+    assert "runs to do" not in err
 
 
 def test_track_removes_what_a_killed_run_left_but_not_a_running_ones(tmp_path):
@@ -206,9 +281,9 @@ def test_frame_and_box_counts_that_differ_need_lenient(tmp_path, capfd):
 
 
 def without_times(value):
-    """A results.json with the fps (time-dependent) entries taken out, at every depth."""
+    """A results.json with the time-dependent entries (fps, the run's date) taken out, at every depth."""
     if isinstance(value, dict):
-        return {k: without_times(v) for k, v in value.items() if k not in ("fps", "time", "times")}
+        return {k: without_times(v) for k, v in value.items() if k not in ("fps", "time", "times", "date")}
     return value
 
 

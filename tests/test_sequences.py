@@ -217,6 +217,13 @@ def test_split_naming_an_unknown_sequence(tmp_path):
         load_dataset(tmp_path, split=str(tmp_path / "split.txt"))
 
 
+def test_split_naming_a_sequence_twice(tmp_path):
+    otb_sequence(tmp_path, 2, 2)
+    write(tmp_path / "split.txt", "Seq\nSeq\n")
+    with pytest.raises(UserError, match=r"split.txt names Seq more than once"):
+        load_dataset(tmp_path, split=str(tmp_path / "split.txt"))
+
+
 def test_missing_split_file_is_named_before_the_layout(tmp_path):
     # tune.py takes the split file's folder as the dataset: with the file missing, that folder is
     # no dataset, and the missing file is the mistake to name.

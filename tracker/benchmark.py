@@ -15,20 +15,29 @@ import cv2
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write, remove_temporaries, write_json
-from .metrics import aggregate, eao, iou, sequence_metrics, vot_accuracy_robustness
+from .fileio import atomic_write, remove_temporaries, writable_folder, write_json
+from .metrics import eao, iou, vot_accuracy_robustness
 from .peers import TRACKERS, PeerUnavailable, make_tracker, setup_id
 from .progress import Progress
+from .protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate
+from .provenance import provenance
 from .report import format_table, status_lines, write_report
-from .sequences import LAYOUTS, load_dataset
+from .sequences import LAYOUTS, detect_format, load_dataset
 
 SUMMARY_KEYS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
+CURVES = ("success_curve", "precision_curve", "norm_precision_curve")
 VOT_SKIP = 5  # frames between a failure and the re-initialisation (VOT)
 VOT_BURNIN = 10  # frames after each (re-)initialisation left out of accuracy (VOT)
 
 
 def first_visible(sequence):
     return int(np.flatnonzero(~sequence.absent)[0])
+
+
+def frame_size(sequence):
+    """(width, height) of the sequence's first frame."""
+    height, width = next(iter(sequence.frames())).shape[:2]
+    return width, height
 
 
 def track_sequence(tracker, sequence):
@@ -108,18 +117,14 @@ def _save(stem, boxes, record):
 
 def run_ope(tracker, sequence, stem, setup):
     boxes, scores, times = track_sequence(tracker, sequence)
-    # Score the boxes as the result file holds them, so the two agree.
-    boxes = np.round(boxes, 2)
-    skip = sequence.absent.copy()
-    skip[first_visible(sequence)] = True  # the init frame carries the given box
     updated = ~np.isnan(times)
+    # Scored later from the result file, under the protocol asked for then.
     _save(stem, boxes, {
         "sequence": sequence.name,
         "setup": setup,
         "times": _nulls(times),
         "scores": _nulls(scores),
         "fps": float(updated.sum() / times[updated].sum()) if updated.any() else None,
-        "metrics": sequence_metrics(boxes, sequence.boxes, skip),
     })
 
 
@@ -157,6 +162,10 @@ def load_record(out, mode, tracker, sequence):
         return json.load(f)
 
 
+def load_boxes(out, mode, tracker, sequence):
+    return np.loadtxt(record_stem(out, mode, tracker, sequence) + ".txt", delimiter=",", ndmin=2)
+
+
 def run_job(job):
     """Track one (mode, tracker, sequence) pair and save it; returns the pair's key and error text or None."""
     mode, name, sequence, options, setup, out = job
@@ -191,16 +200,17 @@ def run_jobs(jobs, workers, work=run_job):
         yield from pool.imap_unordered(work, jobs)
 
 
-def summarize_ope(records):
-    """A tracker's results.json entry, and its success and precision curves averaged over sequences."""
+def summarize_ope(records, runs, protocol):
+    """A tracker's results.json entry and its overall curves, under `protocol`: records and runs
+    (pred, gt, absent, image size) of each sequence."""
     def row(metrics, fps):
         return {**{k: metrics[k] for k in SUMMARY_KEYS}, "fps": fps, "frames": metrics["frames"]}
 
-    overall = aggregate([r["metrics"] for r in records])
+    per_sequence, overall = evaluate(runs, protocol)
     fps = [r["fps"] for r in records if r["fps"] is not None]
     entry = row(overall, float(np.median(fps)) if fps else None)
-    entry["sequences"] = {r["sequence"]: row(r["metrics"], r["fps"]) for r in records}
-    return entry, {k: overall[k] for k in ("success_curve", "precision_curve")}
+    entry["sequences"] = {r["sequence"]: row(m, r["fps"]) for r, m in zip(records, per_sequence)}
+    return entry, {k: overall[k] for k in CURVES}
 
 
 def summarize_vot(records):
@@ -263,8 +273,10 @@ def capped(workers, jobs):
 
 
 def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_models=None, out="benchmark_out",
-                  workers=1, config=None, weights=None, force=False, lenient=False, device="cpu", vot=False):
-    """Benchmark `trackers` on the dataset: records and summaries go under `out`; returns results.json's dict."""
+                  workers=1, config=None, weights=None, force=False, lenient=False, device="cpu", vot=False,
+                  protocol=None):
+    """Benchmark `trackers` on the dataset: records and summaries go under `out`; returns results.json's
+    per-tracker figures. `protocol`: one of PROTOCOLS, by default the dataset layout's."""
     if workers < 1:
         raise UserError(f"--workers {workers}: give 1 or more")
     _quiet_opencv()
@@ -273,8 +285,12 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
     sequences = startable(load_dataset(dataset, fmt, split, lenient))
     if not sequences:
         raise UserError(f"no sequences found in {dataset}; check the dataset path and --split")
+    fmt = detect_format(dataset) if fmt == "auto" else fmt
+    protocol = protocol or LAYOUT_PROTOCOL[fmt]
+    vot = vot or protocol == "vot"
     options = dict(config=config, weights=weights, peer_models=peer_models, device=device)
     available, status = buildable(trackers, options)
+    writable_folder(out)   # before the runs, not after them
     modes = ("ope", "vot") if vot else ("ope",)
     setups = {name: setup_id(name, **options) for name in available}
     pairs = [(mode, name, seq) for mode in modes for name in available for seq in sequences]
@@ -291,17 +307,21 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
 
     # A tracker that failed anywhere has no comparable mean, so it is only listed in status.json.
     scored = [name for name in available if name not in status]
+    sizes = [frame_size(s) if PROTOCOLS[protocol].clip else None for s in sequences]
     results, curves = {}, {}
     for name in scored:
-        results[name], curves[name] = summarize_ope([load_record(out, "ope", name, s) for s in sequences])
+        runs = [(load_boxes(out, "ope", name, s), s.boxes, s.absent, size) for s, size in zip(sequences, sizes)]
+        results[name], curves[name] = summarize_ope([load_record(out, "ope", name, s) for s in sequences], runs,
+                                                    protocol)
     vot_results = {name: summarize_vot([load_record(out, "vot", name, s) for s in sequences])
                    for name in scored} if vot else None
 
-    write_json(os.path.join(out, "results.json"), results)
+    made = provenance(dataset, fmt, split, protocol, sequences, setups, options)
+    write_json(os.path.join(out, "results.json"), {"provenance": made, "trackers": results})
     write_json(os.path.join(out, "status.json"), status)
     if vot:
-        write_json(os.path.join(out, "vot.json"), vot_results)
-    write_report(results, status, out, curves, vot_results)
+        write_json(os.path.join(out, "vot.json"), {"provenance": made, "trackers": vot_results})
+    write_report(results, status, out, curves, vot_results, made)
     return results
 
 
@@ -336,14 +356,17 @@ def add_arguments(parser):
                         help="cut sequences whose frame and box counts differ to the shorter")
     parser.add_argument("--vot", action="store_true",
                         help="also run the supervised VOT protocol (accuracy, robustness, EAO)")
-    parser.add_argument("--device", default="cpu", help="torch device for SiamFC (default cpu)")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS),
+                        help="the official toolkit's scoring rules to follow (default: the dataset layout's; "
+                             "otb for video folders)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device for SiamFC (default cpu)")
 
 
 def main(args):
     """Run the benchmark from parsed arguments; 1 if a tracker failed on some sequence, else 0."""
     results = run_benchmark(args.dataset, args.format, args.split, args.trackers, args.peer_models, args.out,
                             args.workers, args.config, args.weights, args.force, args.lenient, args.device,
-                            args.vot)
+                            args.vot, args.protocol)
     if results:
         print(format_table(results))
     with open(os.path.join(args.out, "status.json")) as f:

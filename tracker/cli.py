@@ -2,6 +2,7 @@
 import argparse
 import collections
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -77,6 +78,7 @@ def check_outputs(args):
                         "give a file name ending in .mp4")
 
 
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}   # no space, or none left in the user's quota
 # What a user or the system sends to stop a command: Ctrl-C, kill, a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
@@ -218,6 +220,10 @@ def add_model_arguments(p):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if sys.stderr is None:
+        # Started with stderr closed: progress lines and errors would go to stdout, and the next
+        # file opened would take descriptor 2, where libraries write their warnings.
+        sys.stderr = open(os.devnull, "w")
     try:
         with on_stop_signals(signal.default_int_handler):   # kill and hang-up stop a command as Ctrl-C does
             return run(parser().parse_args(argv or demo_args()))
@@ -229,6 +235,12 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         stdout_closed()
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        # Each output was written under a temporary name, deleted now: none is left half-written.
+        print(f"error: the disk is full ({e.strerror}); free some space and run the command again", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -41,6 +41,15 @@ def remove_temporaries(folder):
                 os.remove(os.path.join(base, name))
 
 
+def writable_folder(folder):
+    """Make `folder` if needed, or a UserError before any work if nothing can be written there."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise UserError(f"cannot write into {folder}: {e.strerror}; choose a writable output folder") from None
+
+
 def remove_stale_temporaries(folder):
     """Delete the temporary files that atomic_path left in `folder` (not below it) for processes
     that have ended: a killed run's. Those of a run still writing there are kept."""

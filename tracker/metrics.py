@@ -1,13 +1,15 @@
 """Tracking metrics: one-pass (OTB, GOT-10k, LaSOT) and supervised (VOT).
 
-Boxes are x, y, w, h in continuous coordinates (area = w * h, no +1 as in old Matlab code).
-Normalized precision follows LaSOT: the area under the normalized-precision curve over 0..0.5.
+Boxes are x, y, w, h in continuous coordinates (area = w * h, no +1 as in old Matlab code; the
+toolkits' +1 cancels out of IoU and centre offsets). Which frames count, and how, is each
+benchmark's protocol: see protocols.py.
 """
 import numpy as np
 
 THRESHOLDS_IOU = np.linspace(0, 1, 21)
 THRESHOLDS_PX = np.arange(0, 51)
-THRESHOLDS_NORM = np.linspace(0, 0.5, 51)
+# Divided, not stepped, so that entry 20 is exactly 0.2: the value the toolkits report.
+THRESHOLDS_NORM = np.arange(0, 51) / 100
 
 
 def iou(a, b):
@@ -51,32 +53,35 @@ def precision_curve(errors, thresholds=THRESHOLDS_PX):
     return _fraction(np.asarray(errors, float)[:, None] <= thresholds)
 
 
-def sequence_metrics(pred, gt, absent=None):
-    """One-pass metrics of one sequence.
+def clip_to_image(boxes, size):
+    """Boxes cut to a `size` = (width, height) image as the GOT-10k toolkit cuts them: the corner moved
+    into the image, then the width and height cut at its right and bottom edges (so a box sticking out
+    left or above is moved, not cut)."""
+    boxes = np.array(boxes, float)
+    for corner, extent, limit in ((0, 2, size[0]), (1, 3, size[1])):
+        boxes[:, corner] = np.clip(boxes[:, corner], 0, limit)
+        boxes[:, extent] = np.clip(boxes[:, extent], 0, limit - boxes[:, corner])
+    return boxes
 
-    Frame 0 carries the given box, so it is not scored; nor are frames where the target is absent
-    (`absent` True or a NaN ground-truth row). A missing prediction (NaN row) scores IoU 0 and
-    misses every centre-error threshold.
-    """
-    pred, gt = np.asarray(pred, float), np.asarray(gt, float)
-    scored = ~np.isnan(gt).any(axis=1)
-    if absent is not None:
-        scored &= ~np.asarray(absent, bool)
-    scored[0] = False
-    pred, gt = pred[scored], gt[scored]
-    ious = iou(pred, gt)
-    success, precision = success_curve(ious), precision_curve(center_error(pred, gt))
+
+def summary(ious, errors, norm_errors):
+    """Figures and curves of a set of scored frames, given each frame's IoU, centre error in pixels and
+    centre error in ground-truth sizes. A frame scored as a miss has IoU 0 and errors inf."""
+    ious = np.asarray(ious, float)
+    success, precision = success_curve(ious), precision_curve(errors)
+    norm_precision = precision_curve(norm_errors, THRESHOLDS_NORM)
     sr50, sr75 = _fraction(ious[:, None] > np.array([0.5, 0.75]))
     return {
         "auc": float(success.mean()),
         "precision": float(precision[20]),
-        "norm_precision": float(precision_curve(normalized_center_error(pred, gt), THRESHOLDS_NORM).mean()),
+        "norm_precision": float(norm_precision[20]),
         "ao": float(ious.mean()) if len(ious) else np.nan,
         "sr50": float(sr50),
         "sr75": float(sr75),
         "frames": len(ious),
         "success_curve": success.tolist(),
         "precision_curve": precision.tolist(),
+        "norm_precision_curve": norm_precision.tolist(),
     }
 
 

@@ -132,11 +132,16 @@ def _shift(boxes):
 
 
 def _list_file(path):
+    """The names in a sequence list, each once: a name listed twice would be scored twice."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return [line.strip() for line in f if line.strip()]
+            names = [line.strip() for line in f if line.strip()]
     except OSError as e:
         raise UserError(f"cannot read sequence list {path}: {e.strerror}; check the dataset path") from None
+    repeated = [name for i, name in enumerate(names) if name in names[:i]]
+    if repeated:
+        raise UserError(f"sequence list {path} names {repeated[0]} more than once; list each sequence once")
+    return names
 
 
 # Each layout: a lister of its sequence names, and a loader of one sequence by name.

@@ -19,7 +19,7 @@ from . import cropcache
 from . import weights as weights_io
 from .config import CONFIG_DIR, at_least, between, load_config
 from .errors import UserError
-from .fileio import atomic_path, read_verified, remove_stale_temporaries, write_json, write_verified
+from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
 from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
 from .progress import Progress
 
@@ -276,6 +276,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
                         f"{cfg['model']}; set the config's model back, or another 'out' to start afresh")
     device = torch.device(device)
     check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])   # before the long part
+    writable_folder(out)
 
     paths = cropcache.build(d["root"], os.path.join(d["root"], d["split"]), d["cache"], d["images"],
                             d["frame_stride"], d["max_set_boxes"], d["jpeg_quality"])

@@ -98,9 +98,16 @@ def _open_video(path):
 
     # Keep PyAV's default slice threading: frame threading drops a damaged packet silently.
     def decode():
-        index = 0
+        index, size = 0, None
         try:
             for frame in container.decode(stream):
+                # A stream may change resolution mid-way; boxes found in the first size's pixels
+                # mean nothing in another's.
+                size = size or (frame.width, frame.height)
+                if (frame.width, frame.height) != size:
+                    raise UserError(f"{path} changes frame size at frame {index}, from {size[0]}x{size[1]} to "
+                                    f"{frame.width}x{frame.height}; re-encode it at one size, or use the "
+                                    f"{index} frames before it")
                 yield frame.to_ndarray(format="bgr24")
                 index += 1
         except av.FFmpegError as e:

@@ -1,12 +1,13 @@
 """Weight files: the state dict together with the model config it belongs to, and a checksum of both."""
 import hashlib
+import io
 import json
 import os
 
 import torch
 
 from .errors import UserError
-from .fileio import atomic_path
+from .fileio import atomic_write
 from .model import SiamFC
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
@@ -33,8 +34,10 @@ def save(path, net, model_cfg, meta=None):
     blob = {"model": dict(model_cfg), "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
             "meta": meta or {}}
     blob["sha256"] = checksum(blob)
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    buf = io.BytesIO()   # torch.save to a file turns a full disk into a RuntimeError; f.write keeps it an OSError
+    torch.save(blob, buf)
+    with atomic_write(path, "wb") as f:
+        f.write(buf.getvalue())
 
 
 def load(path, model_cfg=None):
