@@ -9,17 +9,13 @@ difference within about two standard errors of zero is not evidence either way.
     python benchmarks/compare.py before/results.json after/results.json [--tracker siamfc]
     python benchmarks/compare.py out/results.json out/results.json --tracker csrt --tracker-b siamfc
 """
+
 import argparse
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tracker.errors import UserError, run_script  # noqa: E402
-from tracker.metrics import paired_difference  # noqa: E402
-
-METRICS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
+from tracker.errors import UserError, run_script
+from tracker.metrics import METRICS, paired_difference
 
 
 def load(path):
@@ -30,8 +26,10 @@ def load(path):
     except OSError:
         raise UserError(f"results file not found: {path}; give a benchmark output's results.json") from None
     except json.JSONDecodeError:
-        raise UserError(f"{path} is not a results.json (not valid JSON); give a benchmark output's results.json") from None
-    if "provenance" not in results:   # written before results.json recorded how it was made
+        raise UserError(
+            f"{path} is not a results.json (not valid JSON); give a benchmark output's results.json"
+        ) from None
+    if "provenance" not in results:  # written before results.json recorded how it was made
         return results, None
     return results.get("trackers", {}), results["provenance"].get("protocol")
 
@@ -53,8 +51,10 @@ def compare(a, b, margin):
             lines.append(f"{metric:15s} not in both results")
             continue
         r = paired_difference({n: m[metric] for n, m in a.items()}, {n: m[metric] for n, m in b.items()}, margin)
-        lines.append(f"{metric:15s} B - A = {r['mean']:+.4f} ± {r['se']:.4f} (standard error, {r['sequences']} "
-                     f"sequences); B better on {r['better']}, worse on {r['worse']} (by more than {margin})")
+        lines.append(
+            f"{metric:15s} B - A = {r['mean']:+.4f} ± {r['se']:.4f} (standard error, {r['sequences']} "
+            f"sequences); B better on {r['better']}, worse on {r['worse']} (by more than {margin})"
+        )
     return lines
 
 
@@ -68,9 +68,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     (results_a, protocol_a), (results_b, protocol_b) = load(args.a), load(args.b)
     if protocol_a != protocol_b:
-        print(f"compare: {args.a} was scored under protocol {protocol_a or 'unrecorded (before --protocol)'}, "
-              f"{args.b} under {protocol_b or 'unrecorded (before --protocol)'}: differences mix in the rules",
-              file=sys.stderr)
+        print(
+            f"compare: {args.a} was scored under protocol {protocol_a or 'unrecorded (before --protocol)'}, "
+            f"{args.b} under {protocol_b or 'unrecorded (before --protocol)'}: differences mix in the rules",
+            file=sys.stderr,
+        )
     a = per_sequence(args.a, results_a, args.tracker)
     b = per_sequence(args.b, results_b, args.tracker_b or args.tracker)
     if not set(a) & set(b):

@@ -8,37 +8,41 @@ resumes where it stopped.
 
     python benchmarks/oracle.py [--data ../shared/data] [--split dev] [--workers 2] [--out runs/oracle]
 """
+
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tracker.benchmark import first_visible, run_jobs, startable, track_sequence  # noqa: E402
-from tracker.errors import UserError, run_script  # noqa: E402
-from tracker.fileio import write_json  # noqa: E402
-from tracker.geometry import cxcywh_to_xywh, xywh_to_cxcywh  # noqa: E402
-from tracker.metrics import aggregate  # noqa: E402
-from tracker.progress import Progress  # noqa: E402
-from tracker.protocols import sequence_metrics  # noqa: E402
-from tracker.sequences import load_dataset  # noqa: E402
-from tracker.siamfc import SiamFCTracker  # noqa: E402
+from tracker import markdown
+from tracker.benchmark import first_visible, run_jobs, startable, track_sequence
+from tracker.build import build_tracker
+from tracker.errors import UserError, run_script
+from tracker.fileio import write_json
+from tracker.geometry import cxcywh_to_xywh, xywh_to_cxcywh
+from tracker.interface import Tracker
+from tracker.metrics import aggregate
+from tracker.progress import Progress
+from tracker.protocols import sequence_metrics
+from tracker.sequences import load_dataset
 
 MODES = {"none": "plain run", "size": "true size given", "centre": "true centre given"}
 
 
-class Oracle:
+class Oracle(Tracker):
     """Our tracker, corrected after each update with the ground truth's size or centre (mode
     "size" or "centre"; "none": not corrected) wherever the target is visible."""
 
     def __init__(self, tracker, sequence, mode):
         self.tracker, self.sequence, self.mode = tracker, sequence, mode
 
+    @property
+    def lost(self):
+        return self.tracker.lost
+
     def init(self, frame, box):
         # track_sequence starts on the first visible frame and then updates on every later one.
         self.index = first_visible(self.sequence)
-        return self.tracker.init(frame, box)
+        self.tracker.init(frame, box)
 
     def update(self, frame):
         box, score = self.tracker.update(frame)
@@ -53,7 +57,8 @@ class Oracle:
 
 def run_one(job):
     sequence, mode, path = job
-    boxes, _, _ = track_sequence(Oracle(SiamFCTracker.from_files(), sequence, mode), sequence)
+    with build_tracker() as tracker:
+        boxes, _, _ = track_sequence(Oracle(tracker, sequence, mode), sequence)
     metrics = sequence_metrics(boxes, sequence.boxes, sequence.absent)
     write_json(path, {"sequence": sequence.name, "mode": mode, "metrics": metrics})
     return path
@@ -81,15 +86,17 @@ def run(data, split, out, workers):
 
 
 def table(results):
-    lines = ["| run | AUC | P@20 | SR50 | SR75 |", "|---|---|---|---|---|"]
-    lines += [f"| {MODES[m]} | {r['auc']:.3f} | {r['precision']:.3f} | {r['sr50']:.3f} | {r['sr75']:.3f} |"
-              for m, r in results.items()]
-    return "\n".join(lines)
+    return markdown.table(
+        ["run", "AUC", "P@20", "SR50", "SR75"],
+        [[MODES[m]] + [f"{r[k]:.3f}" for k in ("auc", "precision", "sr50", "sr75")] for m, r in results.items()],
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)")
+    parser.add_argument(
+        "--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)"
+    )
     parser.add_argument("--split", default="dev", help="split file or name in the dataset folder (default dev)")
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default 2)")
     parser.add_argument("--out", default=os.path.join("runs", "oracle"), help="folder for per-sequence results")

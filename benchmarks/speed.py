@@ -8,8 +8,10 @@ The markdown table goes to stdout and to --out.
 
     python benchmarks/speed.py [--sequences dev] [--frames 150] [--threads 1,2] [--out benchmarks/speed.md]
 """
+
 import argparse
 import collections
+import functools
 import json
 import math
 import os
@@ -24,25 +26,29 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tracker.benchmark import first_visible, startable  # noqa: E402
-from tracker.config import CONFIG_DIR  # noqa: E402
-from tracker.engine import OnnxSearch, TorchSearch, crops_as_input, onnx_session  # noqa: E402
-from tracker.errors import UserError, run_script  # noqa: E402
-from tracker.model import search_branch, xcorr_one  # noqa: E402
-from tracker.fileio import write_text  # noqa: E402
-from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker  # noqa: E402
-from tracker.progress import Progress  # noqa: E402
-from tracker.provenance import cpu_model  # noqa: E402
-from tracker.sequences import load_dataset  # noqa: E402
+from tracker import markdown
+from tracker.benchmark import first_visible, startable
+from tracker.build import build_tracker, claim_threads
+from tracker.config import CONFIG_DIR
+from tracker.engine import OnnxSearch, TorchSearch, crops_as_input, onnx_session
+from tracker.errors import UserError, run_script
+from tracker.fileio import write_text
+from tracker.interface import track
+from tracker.model import search_branch, xcorr_one
+from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker, quiet_opencv
+from tracker.progress import Progress
+from tracker.provenance import cpu_model
+from tracker.sequences import load_dataset
+from tracker.siamfc import SiamFCTracker
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
 LIGHT_CONFIG = os.path.join(CONFIG_DIR, "siamfc_light.yaml")
-STEPS = {"search_crops": "search crops (shrink, warp every scale)",
-         "score_maps": "network (every scale) and correlation",
-         "rest": "the rest (colour model, upsample, window, move, rescale)"}
+STEPS = {
+    "search_crops": "search crops (shrink, warp every scale)",
+    "score_maps": "network (every scale) and correlation",
+    "rest": "the rest (colour model, upsample, window, move, rescale)",
+}
 
 
 class Entry:
@@ -57,8 +63,43 @@ class Entry:
         return self.limit is None or i < self.limit
 
     def start(self):
-        if hasattr(self.tracker, "claim_threads"):   # ours: torch's thread count is process-wide
-            self.tracker.claim_threads()
+        if isinstance(self.tracker, SiamFCTracker):  # torch's thread count is process-wide
+            claim_threads(self.tracker)
+
+
+class StepTimed(SiamFCTracker):
+    """Our tracker timing update()'s steps: `times` holds each step's seconds per frame since
+    init(), `batches` what the last update() sent through the network (a batch per pass). The
+    crops and the network are timed wherever update() calls them (once, or twice with two
+    passes); the rest is the remainder."""
+
+    def init(self, frame, box):
+        self.times = {step: [0.0] for step in STEPS}  # for init()'s own crops, dropped below
+        super().init(frame, box)
+        self.times = {step: [] for step in STEPS}
+
+    def update(self, frame):
+        self.batches = []
+        for step in STEPS:
+            self.times[step].append(0.0)
+        tic = time.perf_counter()
+        result = super().update(frame)
+        total = time.perf_counter() - tic
+        self.times["rest"][-1] = total - self.times["search_crops"][-1] - self.times["score_maps"][-1]
+        return result
+
+    def search_crops(self, *args):
+        return self._timed("search_crops", super().search_crops, *args)
+
+    def score_maps(self, crops):
+        self.batches.append(crops)  # a view of a crop buffer, which keeps it until the next update
+        return self._timed("score_maps", super().score_maps, crops)
+
+    def _timed(self, step, method, *args):
+        tic = time.perf_counter()
+        result = method(*args)
+        self.times[step][-1] += time.perf_counter() - tic
+        return result
 
 
 def matmul_gflops(threads, n=2048, repeats=5):
@@ -70,7 +111,7 @@ def matmul_gflops(threads, n=2048, repeats=5):
     torch.mm(a, b)
     best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
     torch.set_num_threads(before)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def _seconds(fn):
@@ -80,15 +121,11 @@ def _seconds(fn):
 
 
 def network_inputs(tracker, frame, box):
-    """The crops that one update() after init sends through the network (a batch per pass)."""
+    """The crops that one update() after init sends through the network (a batch per pass), of a
+    StepTimed tracker."""
     tracker.init(frame, box)
-    crops, score_maps = [], tracker.score_maps
-    tracker.score_maps = lambda batch: crops.append(batch.copy()) or score_maps(batch)
-    try:
-        tracker.update(frame)
-    finally:
-        del tracker.score_maps
-    return crops
+    tracker.update(frame)
+    return [batch.copy() for batch in tracker.batches]
 
 
 def network_gflop(tracker, crops):
@@ -116,8 +153,12 @@ def layer_times(tracker, crops, repeats=30):
         events = []
         with tempfile.TemporaryDirectory() as folder:
             for batch in crops:
-                session = onnx_session(tracker.search.graphs[batch.shape], tracker.p["threads"], enable_profiling=True,
-                                       profile_file_prefix=os.path.join(folder, "profile"))
+                session = onnx_session(
+                    tracker.search.graphs[batch.shape],
+                    tracker.p["threads"],
+                    enable_profiling=True,
+                    profile_file_prefix=os.path.join(folder, "profile"),
+                )
                 for _ in range(repeats):
                     session.run(None, {"crops": batch})
                 with open(session.end_profiling()) as f:
@@ -140,8 +181,12 @@ def layer_times(tracker, crops, repeats=30):
             for layer in search_branch(tracker.net.backbone):
                 with FlopCounterMode(display=False) as counter:
                     layer(h)
-                best = min(_seconds(lambda: layer(h)) for _ in range(repeats))
-                kind = conv_kind(layer.weight.shape, layer.groups) if isinstance(layer, torch.nn.Conv2d) else type(layer).__name__
+                best = min(_seconds(functools.partial(layer, h)) for _ in range(repeats))
+                kind = (
+                    conv_kind(layer.weight.shape, layer.groups)
+                    if isinstance(layer, torch.nn.Conv2d)
+                    else type(layer).__name__
+                )
                 kinds[kind][0] += 1000 * best
                 kinds[kind][1] += counter.get_total_flops() / 1e9
                 h = layer(h)
@@ -151,54 +196,32 @@ def layer_times(tracker, crops, repeats=30):
 def timed_run(tracker, frames, box, progress):
     """fps of update() alone over frames[1:], after init on frames[0], and the CPU-seconds the
     process spent per second of it: the cores the tracker kept busy."""
-    tracker.init(frames[0], box)
+    steps = track(tracker, frames, box)
+    next(steps)  # init, not timed
     total = cpu = 0.0
-    for frame in frames[1:]:
+    for _ in frames[1:]:
         cpu -= time.process_time()
-        total += _seconds(lambda: tracker.update(frame))
+        step = next(steps)
         cpu += time.process_time()
+        total += step.seconds
         progress.update()
     return (len(frames) - 1) / total, cpu / total
 
 
-def step_times(tracker, frames, box):
-    """Seconds of update()'s steps, per frame: {step: [s, ...]}. The crops and the network are timed
-    wherever update() calls them (once, or twice with two passes); the rest is the remainder."""
-    tracker.init(frames[0], box)
-    times = {step: [] for step in STEPS}
-
-    def timed(step, method):
-        def wrapper(*args):
-            tic = time.perf_counter()
-            result = method(*args)
-            times[step][-1] += time.perf_counter() - tic
-            return result
-        return wrapper
-
-    for step in ("search_crops", "score_maps"):
-        setattr(tracker, step, timed(step, getattr(tracker, step)))
-    try:
-        for frame in frames[1:]:
-            for step in STEPS:
-                times[step].append(0.0)
-            total = _seconds(lambda: tracker.update(frame))
-            times["rest"][-1] = total - times["search_crops"][-1] - times["score_maps"][-1]
-    finally:
-        for step in ("search_crops", "score_maps"):
-            delattr(tracker, step)
-    return times
-
-
 def make_entries(args):
-    """The table's columns, the ones of them that are our default tracker, and why any tracker is skipped."""
-    ours = []
+    """The table's columns, the ones of them that are our default tracker with a StepTimed twin
+    each, and why any tracker is skipped."""
+    ours, timed = [], []
     for t in args.threads or [None]:
-        tracker = make_tracker("siamfc", tracking={"threads": t} if t else None)
-        ours.append(Entry(f"siamfc {t}t" if t else "siamfc", tracker))
+        tracking = {"threads": t} if t else None
+        ours.append(Entry(f"siamfc {t}t" if t else "siamfc", build_tracker(tracking=tracking)))
+        timed.append(build_tracker(tracking=tracking, cls=StepTimed))
     # The default with the search branch on torch instead of ONNX Runtime: the same boxes.
-    entries = ours + [Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"})),
-                      Entry("siamfc-light", make_tracker("siamfc", config=LIGHT_CONFIG)),
-                      Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG))]
+    entries = ours + [
+        Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"})),
+        Entry("siamfc-light", make_tracker("siamfc", config=LIGHT_CONFIG)),
+        Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG)),
+    ]
     if args.accurate:
         entries.append(Entry("siamfc-alexnet", make_tracker("siamfc", config=ACCURATE_CONFIG), args.accurate))
     skipped = []
@@ -208,13 +231,12 @@ def make_entries(args):
         except PeerUnavailable as e:
             skipped.append(f"{name}: {e}")
             print(f"speed: skipping {name}: {e}", file=sys.stderr)
-    return entries, ours, skipped
+    return entries, dict(zip(ours, timed)), skipped
 
 
 def measure(args):
     """Time every tracker on every sequence, and our tracker's steps; fills the entries' fps."""
-    # OpenCV's DNN warns on every Nano/Vit tracker it builds that it ignores the compute target.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    quiet_opencv()
     sequences = startable(load_dataset(args.data, "auto", args.sequences))
     entries, ours, skipped = make_entries(args)
     lengths = [min(len(s) - first_visible(s), args.frames) for s in sequences]
@@ -228,43 +250,53 @@ def measure(args):
         for entry in entries:
             if entry.runs_on(i):
                 entry.start()
-                entry.fps[seq.name], entry.cores[seq.name] = timed_run(entry.tracker, frames, seq.boxes[start],
-                                                                       progress)
+                entry.fps[seq.name], entry.cores[seq.name] = timed_run(
+                    entry.tracker, frames, seq.boxes[start], progress
+                )
         # After the timed runs, so that the breakdown cannot slow them.
-        for entry in ours:
-            entry.start()
-            for step, seconds in step_times(entry.tracker, frames, seq.boxes[start]).items():
+        for entry, timed in ours.items():
+            claim_threads(timed)
+            for _ in track(timed, frames, seq.boxes[start]):
+                pass
+            for step, seconds in timed.times.items():
                 steps[entry.label][step] += seconds
     progress.close()
     machine = {}
     # On the last sequence's first frame, still at hand from the loop above.
-    for entry in ours:
-        entry.start()
-        gflop = network_gflop(entry.tracker, network_inputs(entry.tracker, frames[0], seq.boxes[start]))
-        threads = entry.tracker.p["threads"]
+    for entry, timed in ours.items():
+        claim_threads(timed)
+        gflop = network_gflop(timed, network_inputs(timed, frames[0], seq.boxes[start]))
+        threads = timed.p["threads"]
         machine[entry.label] = (threads, gflop, matmul_gflops(threads))
-    ours[0].start()
-    layers = layer_times(ours[0].tracker, network_inputs(ours[0].tracker, frames[0], seq.boxes[start]))
+    first = next(iter(ours.values()))
+    claim_threads(first)
+    layers = layer_times(first, network_inputs(first, frames[0], seq.boxes[start]))
     return entries, skipped, sizes, steps, machine, layers
 
 
 def fps_table(entries, sizes):
     head = ["sequence", "size", "frames"] + [e.label for e in entries]
-    rows = [[name, f"{w}x{h}", str(n)] + [f"{e.fps[name]:.1f}" if name in e.fps else "" for e in entries]
-            for name, (w, h, n) in sizes.items()]
+    rows = [
+        [name, f"{w}x{h}", str(n)] + [f"{e.fps[name]:.1f}" if name in e.fps else "" for e in entries]
+        for name, (w, h, n) in sizes.items()
+    ]
     for label, stat in (("median", np.median), ("min", np.min)):
         rows.append([f"**{label}**", "", ""] + [f"**{stat(list(e.fps.values())):.1f}**" for e in entries])
-    rows.append(["cores used (median CPU-s per s)", "", ""]
-                + [f"{np.median(list(e.cores.values())):.2f}" for e in entries])
-    return markdown(head, rows)
+    rows.append(
+        ["cores used (median CPU-s per s)", "", ""] + [f"{np.median(list(e.cores.values())):.2f}" for e in entries]
+    )
+    return markdown.table(head, rows)
 
 
 def peer_ratios(entries, peers=("nano", "vit")):
     """Our first column's median fps over each learned peer's, as the speed goal compares them."""
     median = {e.label: np.median(list(e.fps.values())) for e in entries if e.fps}
     ours = entries[0].label
-    return " ".join(f"Median fps of {ours} over {peer}'s: **{median[ours] / median[peer]:.2f}**."
-                    for peer in peers if peer in median)
+    return " ".join(
+        f"Median fps of {ours} over {peer}'s: **{median[ours] / median[peer]:.2f}**."
+        for peer in peers
+        if peer in median
+    )
 
 
 def steps_table(steps, machine):
@@ -273,46 +305,83 @@ def steps_table(steps, machine):
         ms = {step: 1000 * np.median(t) for step, t in times.items()}
         threads, gflop, peak = machine[label]
         achieved = gflop / ms["score_maps"] * 1000
-        columns.append([f"{ms[step]:.2f}" for step in STEPS]
-                       + [f"**{sum(ms.values()):.2f}**", str(threads), f"{gflop:.3f}", f"{achieved:.1f}",
-                          f"{peak:.1f}", f"{achieved / peak:.0%}"])
-    names = list(STEPS.values()) + ["**sum of the steps**", "network threads", "network GFLOP per frame",
-                                    "network GFLOP/s achieved", "torch.mm 2048x2048 fp32 GFLOP/s",
-                                    "achieved / torch.mm"]
+        columns.append(
+            [f"{ms[step]:.2f}" for step in STEPS]
+            + [
+                f"**{sum(ms.values()):.2f}**",
+                str(threads),
+                f"{gflop:.3f}",
+                f"{achieved:.1f}",
+                f"{peak:.1f}",
+                f"{achieved / peak:.0%}",
+            ]
+        )
+    names = list(STEPS.values()) + [
+        "**sum of the steps**",
+        "network threads",
+        "network GFLOP per frame",
+        "network GFLOP/s achieved",
+        "torch.mm 2048x2048 fp32 GFLOP/s",
+        "achieved / torch.mm",
+    ]
     rows = [[name] + [column[k] for column in columns] for k, name in enumerate(names)]
-    return markdown(["per frame, median ms"] + list(steps), rows)
+    return markdown.table(["per frame, median ms"] + list(steps), rows)
 
 
 def layers_table(layers, peak):
-    rows = [[kind, f"{ms:.2f}", f"{gflop:.3f}", f"{gflop / ms * 1000:.1f}" if gflop else "-",
-             f"{gflop / ms * 1000 / peak:.0%}" if gflop else "-"] for kind, (ms, gflop) in layers.items()]
+    rows = [
+        [
+            kind,
+            f"{ms:.2f}",
+            f"{gflop:.3f}",
+            f"{gflop / ms * 1000:.1f}" if gflop else "-",
+            f"{gflop / ms * 1000 / peak:.0%}" if gflop else "-",
+        ]
+        for kind, (ms, gflop) in layers.items()
+    ]
     total_ms, total_gflop = (sum(v[k] for v in layers.values()) for k in (0, 1))
-    rows.append(["**all**", f"**{total_ms:.2f}**", f"**{total_gflop:.3f}**", f"**{total_gflop / total_ms * 1000:.1f}**",
-                 f"**{total_gflop / total_ms * 1000 / peak:.0%}**"])
-    return markdown(["layers of the search branch", "ms per frame", "GFLOP per frame", "GFLOP/s",
-                     "of torch.mm's"], rows)
-
-
-def markdown(head, rows):
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    rows.append(
+        [
+            "**all**",
+            f"**{total_ms:.2f}**",
+            f"**{total_gflop:.3f}**",
+            f"**{total_gflop / total_ms * 1000:.1f}**",
+            f"**{total_gflop / total_ms * 1000 / peak:.0%}**",
+        ]
+    )
+    return markdown.table(
+        ["layers of the search branch", "ms per frame", "GFLOP per frame", "GFLOP/s", "of torch.mm's"], rows
+    )
 
 
 def report(args, entries, skipped, sizes, steps, machine, layers):
-    notes = [f"{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
-             f"torch {torch.__version__}, OpenCV {cv2.__version__}.",
-             f"fps of update() alone, over up to {args.frames} frames of each sequence decoded beforehand; "
-             "the trackers took turns on each sequence."]
+    notes = [
+        f"{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
+        f"torch {torch.__version__}, OpenCV {cv2.__version__}.",
+        f"fps of update() alone, over up to {args.frames} frames of each sequence decoded beforehand; "
+        "the trackers took turns on each sequence.",
+    ]
     notes += [f"{e.label} ran on the first {e.limit} sequences only." for e in entries if e.limit]
     notes += [f"Skipped {line}" for line in skipped]
     ratios = peer_ratios(entries)
-    return "\n\n".join(["# Tracking speed", " ".join(notes[:2]), *notes[2:], fps_table(entries, sizes),
-                         *([ratios] if ratios else []),
-                         "## Our tracker, step by step", steps_table(steps, machine),
-                         "## Where the network's time goes",
-                         "The search branch's nodes as ONNX Runtime's profiler times them (torch engine: each layer "
-                         "timed alone, best of 30), on the crops of one update() on the last sequence.",
-                         layers_table(layers, next(iter(machine.values()))[2])]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                "# Tracking speed",
+                " ".join(notes[:2]),
+                *notes[2:],
+                fps_table(entries, sizes),
+                *([ratios] if ratios else []),
+                "## Our tracker, step by step",
+                steps_table(steps, machine),
+                "## Where the network's time goes",
+                "The search branch's nodes as ONNX Runtime's profiler times them (torch engine: each layer "
+                "timed alone, best of 30), on the crops of one update() on the last sequence.",
+                layers_table(layers, next(iter(machine.values()))[2]),
+            ]
+        )
+        + "\n"
+    )
 
 
 def thread_counts(text):
@@ -327,13 +396,22 @@ def thread_counts(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)")
+    parser.add_argument(
+        "--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)"
+    )
     parser.add_argument("--sequences", default="dev", help="split file or name in the dataset folder (default dev)")
     parser.add_argument("--frames", type=int, default=150, help="most frames timed per sequence (default 150)")
-    parser.add_argument("--threads", type=thread_counts,
-                        help="torch thread counts to run our tracker with, e.g. 1,2 (default: as its config says)")
-    parser.add_argument("--accurate", type=int, default=2,
-                        help="sequences to run the accurate alexnet config on, it runs at a few fps (default 2)")
+    parser.add_argument(
+        "--threads",
+        type=thread_counts,
+        help="torch thread counts to run our tracker with, e.g. 1,2 (default: as its config says)",
+    )
+    parser.add_argument(
+        "--accurate",
+        type=int,
+        default=2,
+        help="sequences to run the accurate alexnet config on, it runs at a few fps (default 2)",
+    )
     parser.add_argument("--peers", default="csrt,nano,vit", help="OpenCV trackers to time (default csrt,nano,vit)")
     parser.add_argument("--peer-models", default=DEFAULT_PEER_MODELS, help="folder of the Nano and Vit model files")
     parser.add_argument("--out", default=os.path.join("benchmarks", "speed.md"), help="markdown file to write")

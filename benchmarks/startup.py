@@ -4,6 +4,7 @@ and then with the graphs cached (warm). Median wall seconds of --runs runs each.
 
     python benchmarks/startup.py [--runs 5] [--config siamfc] [--out benchmarks/startup.md]
 """
+
 import argparse
 import os
 import platform
@@ -32,8 +33,23 @@ def two_frames(folder):
 def launch(frames, bbox, config, cache, out):
     env = dict(os.environ, SIAMTRACK_CACHE=cache)
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(ROOT, "run_tracker.py"), "track", frames, "--bbox", bbox,
-                    "--config", config, "--boxes", out], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "run_tracker.py"),
+            "track",
+            frames,
+            "--bbox",
+            bbox,
+            "--config",
+            config,
+            "--boxes",
+            out,
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     return time.perf_counter() - start
 
 
@@ -57,12 +73,14 @@ def main():
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import torch"], check=True)
     torch_s = time.perf_counter() - t0
-    text = (f"# Start-up time\n\n{datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or platform.machine()} "
-            f"({os.cpu_count()} logical CPUs), config {args.config}. Launch to the first tracked frame, "
-            f"median of {args.runs} runs:\n\n| cache | seconds |\n|---|---|\n"
-            f"| cold (graphs exported) | {statistics.median(cold):.2f} |\n"
-            f"| warm (graphs cached) | {statistics.median(warm):.2f} |\n\n"
-            f"A bare `python -c 'import torch'` took {torch_s:.2f} s in the same run.\n")
+    text = (
+        f"# Start-up time\n\n{datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or platform.machine()} "
+        f"({os.cpu_count()} logical CPUs), config {args.config}. Launch to the first tracked frame, "
+        f"median of {args.runs} runs:\n\n| cache | seconds |\n|---|---|\n"
+        f"| cold (graphs exported) | {statistics.median(cold):.2f} |\n"
+        f"| warm (graphs cached) | {statistics.median(warm):.2f} |\n\n"
+        f"A bare `python -c 'import torch'` took {torch_s:.2f} s in the same run.\n"
+    )
     print(text)
     with open(args.out, "w") as f:
         f.write(text)

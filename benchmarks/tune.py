@@ -8,6 +8,7 @@ rerun (or a killed one) skips what is done. The best configuration is printed as
 
     python benchmarks/tune.py --config configs/siamfc.yaml --split ../shared/data/train.txt
 """
+
 import argparse
 import hashlib
 import json
@@ -20,17 +21,16 @@ from itertools import islice
 import numpy as np
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tracker import weights as weights_io  # noqa: E402
-from tracker.benchmark import limit_threads, first_visible, startable, track_sequence  # noqa: E402
-from tracker.errors import UserError, run_script  # noqa: E402
-from tracker.fileio import write_json, write_text  # noqa: E402
-from tracker.metrics import aggregate  # noqa: E402
-from tracker.protocols import sequence_metrics  # noqa: E402
-from tracker.progress import Progress  # noqa: E402
-from tracker.sequences import Sequence, load_dataset  # noqa: E402
-from tracker.siamfc import SiamFCTracker, load_params  # noqa: E402
+from tracker import weights as weights_io
+from tracker.benchmark import first_visible, limit_threads, startable, track_sequence
+from tracker.errors import UserError, run_script
+from tracker.fileio import write_json, write_text
+from tracker.metrics import aggregate
+from tracker.params import load_params
+from tracker.progress import Progress
+from tracker.protocols import sequence_metrics
+from tracker.sequences import Sequence, load_dataset
+from tracker.siamfc import SiamFCTracker
 
 # The values tried for each parameter besides the current one: coarse, as a trial takes a minute or
 # more on a CPU. Instance sizes keep (instance - exemplar) a multiple of the network's stride 8, so the
@@ -42,6 +42,7 @@ GRID = {
     "scale_step": (1.02, 1.06),
     "instance_size": (287, 303),
     "context": (0.4, 0.6),
+    "colour_weight": (0.0, 0.2, 0.6),
 }
 # Tracking values that change neither a box nor an AUC, so a trial holds whatever they are.
 NO_EFFECT = ("lost_threshold", "threads")
@@ -50,6 +51,7 @@ NO_EFFECT = ("lost_threshold", "threads")
 @dataclass
 class Clip(Sequence):
     """A sequence cut short and held in memory, so every trial replays it without decoding."""
+
     stack: np.ndarray = None
 
     def frames(self):
@@ -63,8 +65,15 @@ def load_clips(sequences, frames):
     for seq in sequences:
         part = slice(first_visible(seq), first_visible(seq) + frames)
         stack = np.stack(list(islice(seq.frames(), part.start, part.stop)))
-        clips.append(Clip(seq.name, seq.boxes[part], seq.source,
-                          {k: np.asarray(v)[part] for k, v in seq.attributes.items()}, stack))
+        clips.append(
+            Clip(
+                seq.name,
+                seq.boxes[part],
+                seq.source,
+                {k: np.asarray(v)[part] for k, v in seq.attributes.items()},
+                stack,
+            )
+        )
         progress.update(len(stack))
     progress.close()
     return clips
@@ -88,6 +97,8 @@ def tracker_for(params):
     """The last trial's tracker while its parameters last: making one exports its network to ONNX
     Runtime (~0.2 s), and init() starts it afresh on every clip."""
     if key(params["tracking"]) not in _tracker:
+        for tracker in _tracker.values():
+            tracker.close()
         _tracker.clear()
         _tracker[key(params["tracking"])] = SiamFCTracker(_net, params)
     return _tracker[key(params["tracking"])]
@@ -127,12 +138,16 @@ class Trials:
         metrics = [None] * len(_clips)
         top = max((r["auc"] for r in self.records.values()), default=float("nan"))
         note = f", trial {len(self.visited)}/{self.budget}, top AUC {top:.4f}"
-        for i, m in (self.pool.imap_unordered(score_clip, jobs) if self.pool else map(score_clip, jobs)):
+        for i, m in self.pool.imap_unordered(score_clip, jobs) if self.pool else map(score_clip, jobs):
             metrics[i] = m
             self.progress.update(len(_clips[i]), note)
         overall = aggregate(metrics)
-        return {"tracking": tracking, "auc": overall["auc"], "precision": overall["precision"],
-                "sequences": {c.name: m["auc"] for c, m in zip(_clips, metrics)}}
+        return {
+            "tracking": tracking,
+            "auc": overall["auc"],
+            "precision": overall["precision"],
+            "sequences": {c.name: m["auc"] for c, m in zip(_clips, metrics)},
+        }
 
 
 def key(tracking):
@@ -173,8 +188,9 @@ def sensitivity(records, best):
     """Per parameter: the AUC of each value tried with every other parameter at its best value."""
     lines = []
     for name in GRID:
-        rows = sorted((r["tracking"][name], r["auc"]) for r in records
-                      if key({**r["tracking"], name: best[name]}) == key(best))
+        rows = sorted(
+            (r["tracking"][name], r["auc"]) for r in records if key({**r["tracking"], name: best[name]}) == key(best)
+        )
         spread = max(a for _, a in rows) - min(a for _, a in rows)
         values = "  ".join(f"{v:g}:{a:.4f}{'*' if v == best[name] else ''}" for v, a in rows)
         lines.append(f"{name:17s} spread {spread:.4f}  {values}" if len(rows) > 1 else f"{name:17s} not swept")
@@ -187,8 +203,9 @@ def check_setup(out, setup):
     if os.path.exists(path):
         with open(path) as f:
             if json.load(f) != setup:
-                raise UserError(f"{out} holds trials of another subset, model or weights file (see {path});"
-                                " give a fresh --out")
+                raise UserError(
+                    f"{out} holds trials of another subset, model or weights file (see {path}); give a fresh --out"
+                )
     write_json(path, setup)
 
 
@@ -215,8 +232,15 @@ def main(argv=None):
     config = {k: v for k, v in params.items() if k != "tracking"}
     dataset = args.dataset or os.path.dirname(os.path.abspath(args.split))
     sequences = startable(load_dataset(dataset, "auto", args.split))
-    check_setup(args.out, {"sequences": [s.name for s in sequences], "frames": args.frames, "model": params["model"],
-                           "weights": file_digest(weights_io.resolve(params["weights"]))})
+    check_setup(
+        args.out,
+        {
+            "sequences": [s.name for s in sequences],
+            "frames": args.frames,
+            "model": params["model"],
+            "weights": file_digest(weights_io.resolve(params["weights"])),
+        },
+    )
     _net, _ = weights_io.load(params["weights"], params["model"])
     _clips = load_clips(sequences, args.frames)
     pool = multiprocessing.get_context("fork").Pool(args.workers, limit_threads) if args.workers > 1 else None
@@ -230,12 +254,17 @@ def main(argv=None):
 
     baseline = trials.records[key(params["tracking"])]["auc"]
     frames = sum(len(c) for c in _clips)
-    print(f"tune: baseline AUC {baseline:.4f}, best {best['auc']:.4f} ({len(trials.visited)} trials on "
-          f"{len(_clips)} sequences, {frames} frames)", file=sys.stderr)
+    print(
+        f"tune: baseline AUC {baseline:.4f}, best {best['auc']:.4f} ({len(trials.visited)} trials on "
+        f"{len(_clips)} sequences, {frames} frames)",
+        file=sys.stderr,
+    )
     print("\n".join(sensitivity(trials.records.values(), best["tracking"])), file=sys.stderr)
-    text = (f"# tuned on {os.path.basename(args.split)}: mean AUC {best['auc']:.4f} (start {baseline:.4f}) over "
-            f"the first {args.frames} frames of {len(_clips)} sequences\n"
-            + yaml.safe_dump({**config, "tracking": best["tracking"]}, sort_keys=False))
+    text = (
+        f"# tuned on {os.path.basename(args.split)}: mean AUC {best['auc']:.4f} (start {baseline:.4f}) over "
+        f"the first {args.frames} frames of {len(_clips)} sequences\n"
+        + yaml.safe_dump({**config, "tracking": best["tracking"]}, sort_keys=False)
+    )
     write_text(os.path.join(args.out, "best.yaml"), text)
     print(text, end="")
 

@@ -77,6 +77,13 @@ def test_trail_fades_towards_the_oldest_centre():
 
 def test_tiny_frames_and_wild_values_survive():
     frame = np.zeros((3, 2, 3), np.uint8)
-    out = draw(frame, (0, 0, 1, 1), float("nan"), 1, trail=[(0, 0), (1e9, np.nan), (2, 2)],
-               lost=True, heatmap=np.full((4, 4), np.nan))
+    out = draw(
+        frame,
+        (0, 0, 1, 1),
+        float("nan"),
+        1,
+        trail=[(0, 0), (1e9, np.nan), (2, 2)],
+        lost=True,
+        heatmap=np.full((4, 4), np.nan),
+    )
     assert out.shape == frame.shape

@@ -9,6 +9,7 @@ import torch
 
 from tracker import benchmark, peers
 from tracker import weights as tracker_weights
+from tracker.interface import Tracker
 from tracker.sequences import Sequence
 
 KEYS = {"auc", "precision", "norm_precision", "ao", "sr50", "sr75", "fps", "frames"}
@@ -27,7 +28,7 @@ def write_sequence(root, name, step, absent=()):
     for i in range(FRAMES):
         x, y = 20 + step[0] * i, 20 + step[1] * i
         frame = background.copy()
-        frame[y:y + 40, x:x + 40] = patch
+        frame[y : y + 40, x : x + 40] = patch
         cv2.imwrite(str(folder / f"{i:08d}.png"), frame)
         boxes.append(f"{x},{y},40,40")
     for i in absent:
@@ -93,7 +94,7 @@ def test_record_holds_update_times_scores_and_metrics(finished):
     assert record["times"][:2] == [None, None] and all(t > 0 for t in record["times"][2:])
     assert record["scores"][:2] == [None, None] and record["scores"][2:] == [1.0] * (FRAMES - 2)
     assert record["fps"] == pytest.approx((FRAMES - 2) / sum(record["times"][2:]))
-    assert set(record) == {"sequence", "setup", "times", "scores", "fps"}   # scored under the protocol asked for
+    assert set(record) == {"sequence", "setup", "times", "scores", "fps"}  # scored under the protocol asked for
 
 
 def test_report_and_plots_are_written(finished):
@@ -109,9 +110,24 @@ def test_report_and_plots_are_written(finished):
 def test_results_say_how_they_were_made(dataset, finished):
     out, _ = finished
     made = read(out / "results.json")["provenance"]
-    assert set(made) == {"date", "versions", "cpu", "dataset", "format", "split", "sequences", "ground_truth_sha256",
-                         "protocol", "trackers"}
-    assert (made["dataset"], made["format"], made["protocol"], made["sequences"]) == (str(dataset), "got10k", "got10k", 2)
+    assert set(made) == {
+        "date",
+        "versions",
+        "cpu",
+        "dataset",
+        "format",
+        "split",
+        "sequences",
+        "ground_truth_sha256",
+        "protocol",
+        "trackers",
+    }
+    assert (made["dataset"], made["format"], made["protocol"], made["sequences"]) == (
+        str(dataset),
+        "got10k",
+        "got10k",
+        2,
+    )
     assert made["versions"]["opencv"] == cv2.__version__ and made["versions"]["numpy"] == np.__version__
     assert set(made["trackers"]) == {"kcf", "mosse"}
     assert made["trackers"]["kcf"]["setup"] == read(out / "kcf" / "right.json")["setup"]
@@ -176,7 +192,7 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
 
     counted_runs.clear()
     benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out, config=str(config))
-    assert sorted(counted_runs) == [("siamfc", "late"), ("siamfc", "right")]   # mosse's still hold
+    assert sorted(counted_runs) == [("siamfc", "late"), ("siamfc", "right")]  # mosse's still hold
     assert "results of siamfc" in capsys.readouterr().err
     counted_runs.clear()
     benchmark.run_benchmark(dataset, trackers=("siamfc",), out=out, config=str(config))
@@ -186,7 +202,7 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
     weights = tmp_path / "other.pt"
     blob = torch.load(tracker_weights.resolve("siamfc_mobilenet.pt"), weights_only=True)
     blob["state_dict"]["out_bias"] += 0.5
-    blob["sha256"] = tracker_weights.checksum(blob)   # changed on purpose: not corrupt
+    blob["sha256"] = tracker_weights.checksum(blob)  # changed on purpose: not corrupt
     torch.save(blob, weights)
     benchmark.run_benchmark(dataset, trackers=("siamfc",), out=out, config=str(config), weights=str(weights))
     assert len(counted_runs) == 2
@@ -210,9 +226,11 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
 
 
 def without_fps(results):
-    return {name: {k: v for k, v in entry.items() if k != "fps"} | {"sequences": {
-        seq: {k: v for k, v in row.items() if k != "fps"} for seq, row in entry["sequences"].items()}}
-        for name, entry in results.items()}
+    return {
+        name: {k: v for k, v in entry.items() if k != "fps"}
+        | {"sequences": {seq: {k: v for k, v in row.items() if k != "fps"} for seq, row in entry["sequences"].items()}}
+        for name, entry in results.items()
+    }
 
 
 def test_interrupted_run_resumes_where_it_stopped(dataset, finished, tmp_path, monkeypatch):
@@ -251,21 +269,20 @@ def test_workers_are_capped_at_the_runs_and_the_cores(dataset, tmp_path, monkeyp
 
     def run_jobs(jobs, workers, work=benchmark.run_job):
         pools.append(workers)
-        return map(work, jobs)   # in this process: what is tested is the count asked for
+        return map(work, jobs)  # in this process: what is tested is the count asked for
 
     monkeypatch.setattr(benchmark, "run_jobs", run_jobs)
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path, workers=asked)   # 4 runs
+    benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path, workers=asked)  # 4 runs
     assert pools == [used]
     said = [line for line in capsys.readouterr().err.splitlines() if "--workers" in line]
-    assert said == ([f"benchmark: --workers {asked} capped at {used} (4 runs to do, {cores} cores)"]
-                    if asked > used else [])
+    assert said == (
+        [f"benchmark: --workers {asked} capped at {used} (4 runs to do, {cores} cores)"] if asked > used else []
+    )
 
 
-class Breaks:
+class Breaks(Tracker):
     """A tracker that raises on its third update."""
-
-    lost = False
 
     def init(self, frame, box):
         self.box, self.updates = np.asarray(box, float), 0
@@ -279,12 +296,17 @@ class Breaks:
 
 def test_tracker_that_raises_is_listed_as_failed_and_others_finish(dataset, tmp_path, monkeypatch):
     real = benchmark.make_tracker
-    monkeypatch.setattr(benchmark, "make_tracker",
-                        lambda name, **kw: Breaks() if name == "breaks" else real(name, **kw))
+    monkeypatch.setattr(
+        benchmark, "make_tracker", lambda name, **kw: Breaks() if name == "breaks" else real(name, **kw)
+    )
     results = benchmark.run_benchmark(dataset, trackers=("breaks", "kcf"), out=tmp_path)
     assert set(results) == {"kcf"}
-    assert read(tmp_path / "status.json") == {"breaks": {"status": "failed", "errors": {
-        "right": "RuntimeError: out of ideas", "late": "RuntimeError: out of ideas"}}}
+    assert read(tmp_path / "status.json") == {
+        "breaks": {
+            "status": "failed",
+            "errors": {"right": "RuntimeError: out of ideas", "late": "RuntimeError: out of ideas"},
+        }
+    }
     assert "- breaks: failed on right: RuntimeError: out of ideas" in (tmp_path / "report.md").read_text()
 
 
@@ -305,10 +327,8 @@ def test_unavailable_peer_is_skipped_with_its_reason(dataset, tmp_path):
     assert "- nano: skipped, model file" in (tmp_path / "report.md").read_text()
 
 
-class Scripted:
+class Scripted(Tracker):
     """A tracker that answers each update from a script of boxes, indexed by frame number."""
-
-    lost = False
 
     def __init__(self, answers):
         self.answers = answers

@@ -1,4 +1,5 @@
 """The `track` command end to end: outputs on short synthetic clips, and one-line errors for bad input."""
+
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ def square_frame(x, y, side, size=(WIDTH, HEIGHT)):
     patch = cv2.resize(texture, (side, side), interpolation=cv2.INTER_NEAREST)
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
     if x0 < x1 and y0 < y1:
-        frame[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
+        frame[y0:y1, x0:x1] = patch[y0 - y : y1 - y, x0 - x : x1 - x]
     return frame
 
 
@@ -58,8 +59,17 @@ def bbox_arg(box):
 
 def track_args(source, box, out, *extra):
     """`track` arguments writing out.mp4 and out.txt into the folder `out`."""
-    return ["track", str(source), "--bbox", bbox_arg(box), "--output", str(out / "out.mp4"),
-            "--boxes", str(out / "out.txt"), *extra]
+    return [
+        "track",
+        str(source),
+        "--bbox",
+        bbox_arg(box),
+        "--output",
+        str(out / "out.mp4"),
+        "--boxes",
+        str(out / "out.txt"),
+        *extra,
+    ]
 
 
 def files_under(*folders):
@@ -68,8 +78,9 @@ def files_under(*folders):
 
 def run_tracker(args, cwd=ROOT, timeout=120):
     """run_tracker.py in a fresh Python, as a user runs it."""
-    return subprocess.run([sys.executable, str(RUN_TRACKER), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(RUN_TRACKER), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +94,10 @@ def tracked(clip, tmp_path_factory):
     """Two runs on the clip: mp4 + txt without the heatmap, mp4 + json with it."""
     path, box = clip
     out = tmp_path_factory.mktemp("tracked")
-    for name, extra in (("plain", ["--boxes", str(out / "plain.txt")]),
-                        ("heat", ["--boxes", str(out / "heat.json"), "--heatmap"])):
+    for name, extra in (
+        ("plain", ["--boxes", str(out / "plain.txt")]),
+        ("heat", ["--boxes", str(out / "heat.json"), "--heatmap"]),
+    ):
         argv = ["track", str(path), "--bbox", bbox_arg(box), "--output", str(out / f"{name}.mp4"), *extra]
         assert cli.main(argv) == 0
     return out
@@ -122,7 +135,7 @@ def test_heatmap_fills_the_top_right_inset_and_nothing_else(tracked):
     # There is a response map from the second frame on.
     inset = np.abs(plain[1:, :side, -side:] - heat[1:, :side, -side:]).mean(axis=(1, 2, 3))
     assert np.all(inset > 20)
-    below = np.abs(plain[:, side + 8:, :WIDTH // 2] - heat[:, side + 8:, :WIDTH // 2]).mean()
+    below = np.abs(plain[:, side + 8 :, : WIDTH // 2] - heat[:, side + 8 :, : WIDTH // 2]).mean()
     assert below < 3
 
 
@@ -177,7 +190,7 @@ def bad(tmp_path_factory):
     (folder / "noise.mp4").write_bytes(rng.bytes(20000))
     (folder / "noise.pt").write_bytes(rng.bytes(20000))
     light = (WEIGHTS / "siamfc_light.pt").read_bytes()
-    (folder / "half.pt").write_bytes(light[:len(light) // 2])
+    (folder / "half.pt").write_bytes(light[: len(light) // 2])
     (folder / "typo.yaml").write_text("tracking: {windw_influence: 0.2}\n")
     (folder / "words.yaml").write_text("tracking: {scale_num: three}\n")
     (folder / "file").write_text("a regular file, not a folder\n")
@@ -194,27 +207,45 @@ BAD_INPUTS = {
     "bbox of zero size": (["{clip}", "--bbox", "10,10,0,20"], ["zero or negative size"]),
     "bbox of negative size": (["{clip}", "--bbox", "10,10,20,-5"], ["zero or negative size"]),
     "bbox outside the frame": (["{clip}", "--bbox", "170,10,20,20"], ["outside", "160x120"]),
-    "unknown config key": (["{clip}", "--bbox", BOX, "--config", "{bad}/typo.yaml"],
-                           ["unknown config key", "tracking.windw_influence", "window_influence"]),
-    "config value of the wrong type": (["{clip}", "--bbox", BOX, "--config", "{bad}/words.yaml"],
-                                       ["tracking.scale_num", "'three'", "int"]),
+    "unknown config key": (
+        ["{clip}", "--bbox", BOX, "--config", "{bad}/typo.yaml"],
+        ["unknown config key", "tracking.windw_influence", "window_influence"],
+    ),
+    "config value of the wrong type": (
+        ["{clip}", "--bbox", BOX, "--config", "{bad}/words.yaml"],
+        ["tracking.scale_num", "'three'", "int"],
+    ),
     "missing weights": (["{clip}", "--bbox", BOX, "--weights", "{bad}/none.pt"], ["weights file not found", "none.pt"]),
     "corrupt weights": (["{clip}", "--bbox", BOX, "--weights", "{bad}/noise.pt"], ["noise.pt", "corrupt"]),
     "truncated weights": (["{clip}", "--bbox", BOX, "--weights", "{bad}/half.pt"], ["half.pt", "truncated"]),
-    "weights of another model": (["{clip}", "--bbox", BOX, "--weights", str(WEIGHTS / "siamfc_alexnet.pt")],
-                                 ["siamfc_alexnet.pt", "alexnet", "mobilenet_v1"]),
-    "video in a folder that is a file": (["{clip}", "--bbox", BOX, "--output", "{bad}/file/out.mp4"],
-                                         ["cannot write", "file/out.mp4"]),
-    "boxes in a folder that is a file": (["{clip}", "--bbox", BOX, "--boxes", "{bad}/file/out.txt"],
-                                         ["cannot write", "file/out.txt"]),
-    "boxes that are the input video": (["{clip}", "--bbox", BOX, "--boxes", "{clip}"],
-                                       ["--boxes", "square.mp4", "overwrite the input"]),
-    "video that is the input video": (["{clip}", "--bbox", BOX, "--output", "{clip}"],
-                                      ["--output", "square.mp4", "overwrite the input"]),
-    "boxes that would be a frame of the input folder": (["{bad}", "--bbox", BOX, "--boxes", "{bad}/0001.png"],
-                                                        ["--boxes", "0001.png", "overwrite the input"]),
-    "video and boxes of one name": (["{clip}", "--bbox", BOX, "--output", "{bad}/o.mp4", "--boxes", "{bad}/o.mp4"],
-                                    ["--output and --boxes", "o.mp4", "different"]),
+    "weights of another model": (
+        ["{clip}", "--bbox", BOX, "--weights", str(WEIGHTS / "siamfc_alexnet.pt")],
+        ["siamfc_alexnet.pt", "alexnet", "mobilenet_v1"],
+    ),
+    "video in a folder that is a file": (
+        ["{clip}", "--bbox", BOX, "--output", "{bad}/file/out.mp4"],
+        ["cannot write", "file/out.mp4"],
+    ),
+    "boxes in a folder that is a file": (
+        ["{clip}", "--bbox", BOX, "--boxes", "{bad}/file/out.txt"],
+        ["cannot write", "file/out.txt"],
+    ),
+    "boxes that are the input video": (
+        ["{clip}", "--bbox", BOX, "--boxes", "{clip}"],
+        ["--boxes", "square.mp4", "overwrite the input"],
+    ),
+    "video that is the input video": (
+        ["{clip}", "--bbox", BOX, "--output", "{clip}"],
+        ["--output", "square.mp4", "overwrite the input"],
+    ),
+    "boxes that would be a frame of the input folder": (
+        ["{bad}", "--bbox", BOX, "--boxes", "{bad}/0001.png"],
+        ["--boxes", "0001.png", "overwrite the input"],
+    ),
+    "video and boxes of one name": (
+        ["{clip}", "--bbox", BOX, "--output", "{bad}/o.mp4", "--boxes", "{bad}/o.mp4"],
+        ["--output and --boxes", "o.mp4", "different"],
+    ),
     "video that is a folder": (["{clip}", "--bbox", BOX, "--output", "{bad}"], ["--output", "is a folder"]),
     "video ending in a slash": (["{clip}", "--bbox", BOX, "--output", "{bad}/new/"], ["--output", "is a folder"]),
     "boxes that are a folder": (["{clip}", "--bbox", BOX, "--boxes", "{bad}"], ["--boxes", "is a folder"]),
@@ -227,8 +258,14 @@ BAD_INPUTS = {
 
 def track_argv(case, clip, bad, out):
     args, _ = BAD_INPUTS[case]
-    return ["track", "--output", str(out / "out.mp4"), "--boxes", str(out / "out.txt"),
-            *(a.format(clip=clip[0], bad=bad) for a in args)]
+    return [
+        "track",
+        "--output",
+        str(out / "out.mp4"),
+        "--boxes",
+        str(out / "out.txt"),
+        *(a.format(clip=clip[0], bad=bad) for a in args),
+    ]
 
 
 def assert_one_error_line(stderr, case):
@@ -260,7 +297,7 @@ def test_bad_input_from_the_shell_exits_2_without_traceback(case, clip, bad, tmp
 def test_input_under_another_name_is_not_overwritten(clip, tmp_path, capfd):
     path, box = clip
     link = tmp_path / "link.mp4"
-    os.link(path, link)   # a hard link: the same file, whatever its name
+    os.link(path, link)  # a hard link: the same file, whatever its name
     before = path.read_bytes()
     assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(link)]) == 2
     assert "would overwrite the input" in capfd.readouterr().err

@@ -2,11 +2,14 @@ import cv2
 import numpy as np
 import pytest
 
+from tracker import weights as weights_io
+from tracker.build import build_tracker
 from tracker.colour import ColourModel, histograms
 from tracker.errors import UserError
+from tracker.interface import track
 from tracker.metrics import iou
-from tracker import weights as weights_io
-from tracker.siamfc import SiamFCTracker, load_params
+from tracker.params import load_params
+from tracker.siamfc import SiamFCTracker
 
 RED, GREEN, BLUE, GREY = (0, 0, 200), (0, 200, 0), (200, 0, 0), (128, 128, 128)
 
@@ -18,17 +21,17 @@ def bin_of(colour, bins=32):
 def scene(offset=(0, 0), size=255, target=(40, 30)):
     """A red target on blue and grey, centred `offset` px from the crop's centre."""
     img = np.full((size, size, 3), GREY, np.uint8)
-    img[:, :size // 3] = BLUE
+    img[:, : size // 3] = BLUE
     c = np.array([size / 2, size / 2]) + offset
     w, h = target
-    img[int(c[1] - h / 2):int(c[1] + h / 2), int(c[0] - w / 2):int(c[0] + w / 2)] = RED
+    img[int(c[1] - h / 2) : int(c[1] + h / 2), int(c[0] - w / 2) : int(c[0] + w / 2)] = RED
     return img, c
 
 
 def test_histograms_split_the_box_from_the_rest():
     img = np.full((100, 100, 3), GREY, np.uint8)
     img[:, :30] = BLUE
-    img[35:65, 30:70] = RED                     # the 40 x 30 box centred at (50, 50)
+    img[35:65, 30:70] = RED  # the 40 x 30 box centred at (50, 50)
     fg, bg = histograms(img, (50, 50), (40, 30), 32)
     assert fg.shape == (32, 32, 32)
     assert fg[bin_of(RED)] == pytest.approx(1.0)
@@ -36,12 +39,12 @@ def test_histograms_split_the_box_from_the_rest():
     assert bg[bin_of(BLUE)] == pytest.approx(3000 / 8800) and bg[bin_of(GREY)] == pytest.approx(5800 / 8800)
     lik = ColourModel(img, (50, 50), (40, 30), 32, step=1).lik
     assert lik[bin_of(RED)] == pytest.approx(1.0) and lik[bin_of(BLUE)] == pytest.approx(0.0, abs=1e-5)
-    assert lik[bin_of(GREEN)] == pytest.approx(0.5)   # never seen
+    assert lik[bin_of(GREEN)] == pytest.approx(0.5)  # never seen
 
 
 def test_the_model_reads_every_second_pixel():
     img = np.zeros((255, 255, 3), np.uint8)
-    img[::2, ::2] = RED                          # every other pixel red, the rest black
+    img[::2, ::2] = RED  # every other pixel red, the rest black
     model = ColourModel(img, (127.5, 127.5), (40, 30), 32, step=2)
     assert model.sample(img).shape == (128, 128, 3)
     assert (model.sample(img) == RED).all()
@@ -63,7 +66,7 @@ def test_score_map_peaks_where_the_target_is(offset, step):
     step_px = 2 * reach / (out - 1)
     got = np.array([xs.mean(), ys.mean()]) * step_px - reach
     np.testing.assert_allclose(got, offset, atol=1.0)
-    assert m.max() > 0.98   # all red where the box sits on the target, but for resampling
+    assert m.max() > 0.98  # all red where the box sits on the target, but for resampling
 
 
 def test_update_blends_at_the_rate():
@@ -89,10 +92,10 @@ def test_colour_picks_the_target_between_two_equal_peaks():
     frame = np.full((400, 400, 3), GREY, np.uint8)
     frame[176:224, 176:224] = RED
     response = np.full((17, 17), -5.0, np.float32)
-    response[8, 4] = response[8, 12 + 2] = 5.0      # 8 px a cell: -32 and +48 px
+    response[8, 4] = response[8, 12 + 2] = 5.0  # 8 px a cell: -32 and +48 px
     crop = np.full((255, 255, 3), GREY, np.uint8)
-    crop[96:160, 64:128] = GREEN                    # centred at -32 px
-    crop[96:160, 144:208] = RED                     # centred at +48 px
+    crop[96:160, 64:128] = GREEN  # centred at -32 px
+    crop[96:160, 144:208] = RED  # centred at +48 px
     for weight, offset in ((0.0, -32), (0.5, 48)):
         t = colour_tracker(weight)
         t.init(frame, (176, 176, 48, 48))
@@ -124,7 +127,7 @@ def red_object(n, size=(480, 640), start=(100, 200), step=(6, 2), growth=0.01, o
         w, h = int(obj[0] * (1 + growth * i)), int(obj[1] * (1 + growth * i))
         x, y = start[0] + step[0] * i, start[1] + step[1] * i
         frame = background.copy()
-        frame[y:y + h, x:x + w] = cv2.resize(pattern, (w, h), interpolation=cv2.INTER_NEAREST)
+        frame[y : y + h, x : x + w] = cv2.resize(pattern, (w, h), interpolation=cv2.INTER_NEAREST)
         frames.append(frame)
         boxes.append([x, y, w, h])
     return frames, np.array(boxes, float)
@@ -132,8 +135,8 @@ def red_object(n, size=(480, 640), start=(100, 200), step=(6, 2), growth=0.01, o
 
 def test_default_tracker_follows_an_object_of_its_own_colours():
     frames, truth = red_object(60)
-    tracker = SiamFCTracker.from_files()
+    tracker = build_tracker()
     assert tracker.p["colour_weight"] > 0
-    boxes = np.array([b for b, _, _ in tracker.track(frames, truth[0])])
+    boxes = np.array([step.box for step in track(tracker, frames, truth[0])])
     assert iou(boxes, truth)[1:].mean() > 0.85
-    assert boxes[-1, 2] * boxes[-1, 3] > 1.5 * truth[0, 2] * truth[0, 3]   # it grew with the object
+    assert boxes[-1, 2] * boxes[-1, 3] > 1.5 * truth[0, 2] * truth[0, 3]  # it grew with the object

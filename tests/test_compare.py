@@ -17,8 +17,9 @@ def results(path, tracker, aucs, protocol=None):
 
 
 def compare(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"), *args],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"), *args], capture_output=True, text=True
+    )
 
 
 def test_compare_two_runs(tmp_path):
@@ -36,16 +37,24 @@ def test_compare_warns_when_the_protocols_differ(tmp_path):
     b = results(tmp_path / "b.json", "siamfc", {"s1": 0.6, "s2": 0.4}, protocol="otb")
     run = compare(a, b)
     assert run.returncode == 0 and run.stderr == "" and "B - A = +0.1500" in run.stdout
-    for other in (results(tmp_path / "old.json", "siamfc", {"s1": 0.5}),
-                  results(tmp_path / "lasot.json", "siamfc", {"s1": 0.5}, protocol="lasot")):
+    for other in (
+        results(tmp_path / "old.json", "siamfc", {"s1": 0.5}),
+        results(tmp_path / "lasot.json", "siamfc", {"s1": 0.5}, protocol="lasot"),
+    ):
         run = compare(a, other)
         assert run.returncode == 0 and "differences mix in the rules" in run.stderr
 
 
 def test_compare_two_trackers_of_one_run(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"csrt": {"sequences": {"s": {m: 0.3 for m in METRICS}}},
-                                "siamfc": {"sequences": {"s": {m: 0.5 for m in METRICS}}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "csrt": {"sequences": {"s": {m: 0.3 for m in METRICS}}},
+                "siamfc": {"sequences": {"s": {m: 0.5 for m in METRICS}}},
+            }
+        )
+    )
     run = compare(str(path), str(path), "--tracker", "csrt", "--tracker-b", "siamfc")
     assert run.returncode == 0 and "B - A = +0.2000" in run.stdout
 
@@ -65,10 +74,12 @@ def test_compare_errors_are_one_line(tmp_path):
     a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5})
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps({"siamfc": {"auc": 0.4}}))
-    for args, problem in [((a, str(tmp_path / "missing.json")), "not found"),
-                          ((a, a, "--tracker", "nano"), "no results for 'nano'"),
-                          ((a, results(tmp_path / "c.json", "siamfc", {"other": 0.1})), "no sequence in common"),
-                          ((a, str(bare)), "no per-sequence results")]:
+    for args, problem in [
+        ((a, str(tmp_path / "missing.json")), "not found"),
+        ((a, a, "--tracker", "nano"), "no results for 'nano'"),
+        ((a, results(tmp_path / "c.json", "siamfc", {"other": 0.1})), "no sequence in common"),
+        ((a, str(bare)), "no per-sequence results"),
+    ]:
         run = compare(*args)
         assert run.returncode != 0 and problem in run.stderr
         assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
@@ -78,6 +89,7 @@ def test_output_cut_short_by_the_reader(tmp_path):
     a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.4})
     script = os.path.join(ROOT, "benchmarks", "compare.py")
     # `true` exits without reading: the script's first write meets a closed pipe.
-    run = subprocess.run(f'"{sys.executable}" "{script}" "{a}" "{a}" | true', shell=True,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        f'"{sys.executable}" "{script}" "{a}" "{a}" | true', shell=True, capture_output=True, text=True
+    )
     assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr

@@ -6,18 +6,20 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import siamfc, train, weights
-from tracker.config import CONFIG_DIR, load_config
+from tracker import params, siamfc, train, weights
+from tracker.build import build_tracker
+from tracker.config import CONFIG_DIR, load_config, read_yaml
 from tracker.errors import UserError
+from tracker.interface import track
 from tracker.model import CONFIG_CHOICES
 
-DEFAULTS = siamfc.DEFAULTS
+DEFAULTS = params.DEFAULTS
 
 
 def load_text(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text)
-    return siamfc.load_params(str(path))
+    return params.load_params(str(path))
 
 
 def error_of(tmp_path, text):
@@ -31,7 +33,7 @@ def error_of(tmp_path, text):
 def test_unknown_key_is_named(tmp_path):
     message = error_of(tmp_path, "tracking:\n  windw_influence: 0.2\n")
     assert "'tracking.windw_influence'" in message
-    assert "window_influence" in message   # the known keys point to the fix
+    assert "window_influence" in message  # the known keys point to the fix
 
 
 def test_wrong_type_names_key_and_expected_type(tmp_path):
@@ -83,7 +85,7 @@ def test_empty_file_gives_the_defaults(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(n for n in os.listdir(CONFIG_DIR) if n.endswith(".yaml")))
 def test_shipped_configs_load(name):
-    defaults = train.DEFAULTS if name.startswith("train") else siamfc.DEFAULTS
+    defaults = train.DEFAULTS if name.startswith("train") else params.DEFAULTS
     cfg = load_config(os.path.join(CONFIG_DIR, name), defaults, CONFIG_CHOICES)
     # Files are named for the backbone they use when it is not the default one; the light
     # backbone's variants (fast, five scales, one pass) are named for what they change.
@@ -91,11 +93,28 @@ def test_shipped_configs_load(name):
     assert cfg["model"]["backbone"] == expected
 
 
-@pytest.mark.parametrize("name", sorted(n for n in os.listdir(CONFIG_DIR)
-                                        if n.endswith(".yaml") and not n.startswith("train")))
+def leaves(cfg, path=()):
+    """(key path, value) of every value in a nested mapping."""
+    for key, value in cfg.items():
+        yield from leaves(value, path + (key,)) if isinstance(value, dict) else [(path + (key,), value)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n in os.listdir(CONFIG_DIR) if n.endswith(".yaml") and not n.startswith(("train", "siamfc.yaml"))),
+)
+def test_tracking_configs_state_only_what_differs_from_the_default(name):
+    given = read_yaml(os.path.join(CONFIG_DIR, name))
+    default = dict(leaves(DEFAULTS))
+    assert [".".join(path) for path, value in leaves(given) if default[path] == value] == []
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in os.listdir(CONFIG_DIR) if n.endswith(".yaml") and not n.startswith("train"))
+)
 def test_shipped_tracking_configs_build_a_tracker(name):
     # Some settings (side_size, the weights' model) are only checked when the tracker is built.
-    tracker = siamfc.SiamFCTracker.from_files(os.path.join(CONFIG_DIR, name))
+    tracker = build_tracker(os.path.join(CONFIG_DIR, name))
     frame = np.zeros((240, 320, 3), np.uint8)
     frame[100:140, 140:180] = 200
     tracker.init(frame, (140, 100, 40, 40))
@@ -103,19 +122,22 @@ def test_shipped_tracking_configs_build_a_tracker(name):
     assert np.allclose(box, (140, 100, 40, 40), atol=2)
 
 
-@pytest.mark.parametrize("text, key", [
-    ("tracking: {response_up: 0}", "tracking.response_up"),
-    ("tracking: {scale_num: 0}", "tracking.scale_num"),
-    ("tracking: {scale_num: 2}", "tracking.scale_num"),
-    ("tracking: {scale_step: 0}", "tracking.scale_step"),
-    ("tracking: {min_scale: 2.0, max_scale: 1.5}", "tracking.min_scale"),
-    ("tracking: {max_scale: 0.5}", "tracking.max_scale"),
-    ("tracking: {window_influence: 1}", "tracking.window_influence"),
-    ("tracking: {side_size: 150}", "tracking.side_size"),
-    ("tracking: {instance_size: 100}", "tracking.instance_size"),
-    ("tracking: {context: .nan}", "tracking.context"),
-    ("tracking: {scale_lr: null}", "tracking.scale_lr"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("tracking: {response_up: 0}", "tracking.response_up"),
+        ("tracking: {scale_num: 0}", "tracking.scale_num"),
+        ("tracking: {scale_num: 2}", "tracking.scale_num"),
+        ("tracking: {scale_step: 0}", "tracking.scale_step"),
+        ("tracking: {min_scale: 2.0, max_scale: 1.5}", "tracking.min_scale"),
+        ("tracking: {max_scale: 0.5}", "tracking.max_scale"),
+        ("tracking: {window_influence: 1}", "tracking.window_influence"),
+        ("tracking: {side_size: 150}", "tracking.side_size"),
+        ("tracking: {instance_size: 100}", "tracking.instance_size"),
+        ("tracking: {context: .nan}", "tracking.context"),
+        ("tracking: {scale_lr: null}", "tracking.scale_lr"),
+    ],
+)
 def test_impossible_tracking_values_are_refused_on_load(tmp_path, text, key):
     message = error_of(tmp_path, text + "\n")
     value = yaml.safe_load(text)["tracking"][key.split(".")[1]]
@@ -142,7 +164,7 @@ def rarely(bad, good):
 
 unit = st.floats(0, 1)
 outside_unit = st.sampled_from([-0.5, -1e-6, 1.000001, 1.5, float("nan")])
-TRACKING_VALUES = {   # each key: a value in its range, or rarely one out of it
+TRACKING_VALUES = {  # each key: a value in its range, or rarely one out of it
     "context": rarely(st.sampled_from([-1.0, -1e-6, float("nan")]), st.floats(0, 3)),
     "scale_num": rarely(st.sampled_from([-1, 0, 2, 4]), st.sampled_from([1, 3, 5])),
     "scale_step": rarely(st.sampled_from([0.0, 0.5, 1.0, 3.0, float("inf")]), st.floats(1.001, 2)),
@@ -163,10 +185,10 @@ TRACKING_VALUES = {   # each key: a value in its range, or rarely one out of it
 @pytest.fixture(scope="module")
 def square_clip():
     frames = []
-    for i in range(6):   # a textured square moving right and growing over noise
+    for i in range(6):  # a textured square moving right and growing over noise
         frame = np.random.default_rng(0).integers(0, 80, (90, 120, 3), dtype=np.uint8)
         side = 24 + 2 * i
-        frame[30:30 + side, 20 + 8 * i:20 + 8 * i + side] = 220
+        frame[30 : 30 + side, 20 + 8 * i : 20 + 8 * i + side] = 220
         frames.append(frame)
     return frames
 
@@ -177,12 +199,12 @@ def test_any_tracking_config_gives_one_error_or_finite_boxes_in_the_frame(tmp_pa
     path = tmp_path / "random.yaml"
     path.write_text(yaml.safe_dump({"tracking": {**values, "engine": "torch"}}))
     try:
-        tracker = siamfc.SiamFCTracker.from_files(str(path))
+        tracker = build_tracker(str(path))
     except UserError as e:
         assert "\n" not in str(e)
         return
     height, width = square_clip[0].shape[:2]
-    for box, score, lost in tracker.track(square_clip, (20, 30, 24, 24)):
+    for box, score, lost, *_ in track(tracker, square_clip, (20, 30, 24, 24)):
         x, y, w, h = box
         assert np.all(np.isfinite(box)) and w > 0 and h > 0
         assert 0 <= x + w / 2 <= width and 0 <= y + h / 2 <= height

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from test_model import randomize_batchnorm
+from test_siamfc import moving_object, run
+from tracker import weights as weights_io
+from tracker.build import build_tracker
 from tracker.engine import OnnxSearch, TorchSearch
 from tracker.errors import UserError
 from tracker.model import SiamFC, fuse_batchnorm, search_branch
-from tracker.siamfc import SiamFCTracker, load_params
-from tracker import weights as weights_io
-
-from test_model import randomize_batchnorm
-from test_siamfc import moving_object, run
+from tracker.params import load_params
+from tracker.siamfc import SiamFCTracker
 
 spec = importlib.util.find_spec
 
@@ -58,17 +59,20 @@ def test_torch_keeps_to_one_thread_beside_onnx_runtime():
     the network itself gets the config's threads."""
     before = torch.get_num_threads()
     try:
-        SiamFCTracker.from_files(tracking={"threads": 2})
+        build_tracker(tracking={"threads": 2})
         assert torch.get_num_threads() == 1
-        SiamFCTracker.from_files(tracking={"threads": 2, "engine": "torch"})
+        build_tracker(tracking={"threads": 2, "engine": "torch"})
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 
 
 def test_without_onnx_runtime_the_error_names_the_fix(monkeypatch):
-    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name in ("onnx", "onnxruntime") else spec(name))
-    with pytest.raises(UserError, match=r"not installed; pip install onnxruntime onnx, or set tracking\.engine: torch") as e:
-        SiamFCTracker.from_files()
+    monkeypatch.setattr(
+        "importlib.util.find_spec", lambda name, *a: None if name in ("onnx", "onnxruntime") else spec(name)
+    )
+    fix = r"not installed; pip install onnxruntime onnx, or set tracking\.engine: torch"
+    with pytest.raises(UserError, match=fix) as e:
+        build_tracker()
     assert "\n" not in str(e.value)
-    assert isinstance(SiamFCTracker.from_files(tracking={"engine": "torch"}).search, TorchSearch)
+    assert isinstance(build_tracker(tracking={"engine": "torch"}).search, TorchSearch)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracker.geometry import context_size, crop, cxcywh_to_xywh, shrink_around, xywh_to_cxcywh
 
@@ -30,7 +31,7 @@ def test_context_size_hand_computed():
 
 def test_crop_puts_the_box_at_the_centre_at_the_right_scale():
     frame = np.zeros((200, 300, 3), np.uint8)
-    frame[60:80, 100:140] = 255                     # box x=100, y=60, w=40, h=20, centre (120, 70)
+    frame[60:80, 100:140] = 255  # box x=100, y=60, w=40, h=20, centre (120, 70)
     out = crop(frame, (120, 70), 80, 40, (0, 0, 0))  # 80 px -> 40 px: half size
     # Output pixel u samples source x = 120 + 2 * (u + 0.5 - 20): columns 10..29 land on the square
     # (x = 101 .. 139), columns 9 and 30 exactly between two black pixels; rows likewise 15..24.
@@ -49,7 +50,7 @@ def test_crop_into_a_given_buffer():
 
 def test_large_shrink_keeps_centre_and_area():
     frame = np.zeros((1000, 1000, 3), np.uint8)
-    frame[300:396, 400:600] = 255                    # 200x96 box centred on (500, 348)
+    frame[300:396, 400:600] = 255  # 200x96 box centred on (500, 348)
     out = crop(frame, (500, 348), 800, 100, (0, 0, 0)).astype(np.float64)[..., 0] / 255
     # Scale 1/8: a 25 x 12 px box centred on the crop centre (50, 50).
     assert out.sum() == pytest.approx(25 * 12, rel=0.01)
@@ -68,15 +69,15 @@ def test_large_shrink_is_by_a_whole_factor_of_the_frame(center):
     assert x0 == int(x0) and y0 == int(y0)
     assert x0 + 5 * small.shape[1] <= 1000 and y0 + 5 * small.shape[0] <= 1000
     for i, j in [(0, 0), (small.shape[0] - 1, small.shape[1] - 1)]:
-        block = frame[int(y0) + 5 * i:int(y0) + 5 * i + 5, int(x0) + 5 * j:int(x0) + 5 * j + 5]
+        block = frame[int(y0) + 5 * i : int(y0) + 5 * i + 5, int(x0) + 5 * j : int(x0) + 5 * j + 5]
         np.testing.assert_allclose(small[i, j], block.reshape(-1, 3).mean(0), atol=0.5)
-    if center == (500, 500):   # inside the frame, the shrunk image holds the whole square and a margin
+    if center == (500, 500):  # inside the frame, the shrunk image holds the whole square and a margin
         assert np.all(c - side / 2 >= 2) and np.all(c + side / 2 <= np.array(small.shape[1::-1]) - 2)
 
 
 def test_large_shrink_at_the_frame_edge():
     frame = np.zeros((1000, 1000, 3), np.uint8)
-    frame[300:396, 0:200] = 255                     # 200x96 box on the left edge, centred on (100, 348)
+    frame[300:396, 0:200] = 255  # 200x96 box on the left edge, centred on (100, 348)
     out = crop(frame, (100, 348), 800, 100, (9, 9, 9))
     # Scale 1/8: source x < 0 lands left of output x = 50 - 100 / 8 = 37.5.
     assert np.all(out[:, :37] == 9)
@@ -111,8 +112,14 @@ def test_one_pixel_wide_frame(side):
 
 
 @settings(max_examples=200, deadline=None)
-@given(h=st.integers(1, 64), w=st.integers(1, 64), cx=st.floats(-200, 200), cy=st.floats(-200, 200),
-       side=st.floats(0.5, 1e4), out_size=st.integers(1, 64))
+@given(
+    h=st.integers(1, 64),
+    w=st.integers(1, 64),
+    cx=st.floats(-200, 200),
+    cy=st.floats(-200, 200),
+    side=st.floats(0.5, 1e4),
+    out_size=st.integers(1, 64),
+)
 def test_crop_always_has_the_network_size(h, w, cx, cy, side, out_size):
     frame = np.full((h, w, 3), 7, np.uint8)
     out = crop(frame, (cx, cy), side, out_size, (7, 7, 7))

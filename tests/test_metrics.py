@@ -1,18 +1,35 @@
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tracker.metrics import (aggregate, center_error, clip_to_image, eao, eao_curve, iou,
-                             normalized_center_error, paired_difference, precision_curve, success_curve, summary,
-                             vot_accuracy_robustness)
+from tracker.metrics import (
+    REPORTED,
+    THRESHOLDS_NORM,
+    THRESHOLDS_PX,
+    aggregate,
+    center_error,
+    clip_to_image,
+    eao,
+    eao_curve,
+    iou,
+    normalized_center_error,
+    paired_difference,
+    precision_curve,
+    success_curve,
+    summary,
+    vot_accuracy_robustness,
+)
 
 
 def test_iou_hand_computed():
     a = [[0, 0, 10, 10]] * 4
-    b = [[0, 0, 10, 10],   # identical: 1
-         [20, 0, 5, 5],    # disjoint: 0
-         [10, 0, 10, 10],  # sharing only an edge: 0
-         [5, 5, 10, 10]]   # 5x5 = 25 overlap, union 100 + 100 - 25 = 175
+    b = [
+        [0, 0, 10, 10],  # identical: 1
+        [20, 0, 5, 5],  # disjoint: 0
+        [10, 0, 10, 10],  # sharing only an edge: 0
+        [5, 5, 10, 10],
+    ]  # 5x5 = 25 overlap, union 100 + 100 - 25 = 175
     np.testing.assert_allclose(iou(a, b), [1, 0, 0, 25 / 175])
 
 
@@ -42,6 +59,10 @@ def test_precision_curve_is_inclusive():
     assert (curve[0], curve[19], curve[20], curve[21], curve[50]) == (0.25, 0.25, 0.5, 0.75, 0.75)
 
 
+def test_precision_is_reported_at_20_px_and_0_2_sizes():
+    assert THRESHOLDS_PX[REPORTED] == 20 and THRESHOLDS_NORM[REPORTED] == 0.2
+
+
 def test_summary_hand_computed():
     # IoUs 1, 1/7, 0 (a miss); errors 0, 7.07 px, inf; normalized 0, 0.3, inf
     m = summary([1, 1 / 7, 0], [0, np.sqrt(50), np.inf], [0, 0.3, np.inf])
@@ -53,17 +74,21 @@ def test_summary_hand_computed():
     assert m["auc"] == pytest.approx(23 / 63)
     assert m["precision"] == pytest.approx(2 / 3)  # 0 and 7.07 are within 20 px
     assert m["norm_precision"] == pytest.approx(1 / 3)  # the value at 0.2: only 0 is within
-    assert m["norm_precision_curve"][29] == pytest.approx(1 / 3) and m["norm_precision_curve"][30] == pytest.approx(2 / 3)
+    assert m["norm_precision_curve"][29] == pytest.approx(1 / 3)
+    assert m["norm_precision_curve"][30] == pytest.approx(2 / 3)
     assert len(m["success_curve"]) == 21 and len(m["precision_curve"]) == len(m["norm_precision_curve"]) == 51
 
 
 def test_clip_to_image_as_the_got10k_toolkit():
-    boxes = [[-5, -3, 12, 12],   # corner moved to (0, 0); the size stays
-             [85, 62, 25, 30],   # cut at the right and bottom edges of a 100 x 80 image
-             [120, 90, 5, 5],    # wholly outside: moved to the edge, no area left
-             [10, 10, 20, 20]]   # inside: unchanged
-    np.testing.assert_array_equal(clip_to_image(boxes, (100, 80)),
-                                  [[0, 0, 12, 12], [85, 62, 15, 18], [100, 80, 0, 0], [10, 10, 20, 20]])
+    boxes = [
+        [-5, -3, 12, 12],  # corner moved to (0, 0); the size stays
+        [85, 62, 25, 30],  # cut at the right and bottom edges of a 100 x 80 image
+        [120, 90, 5, 5],  # wholly outside: moved to the edge, no area left
+        [10, 10, 20, 20],
+    ]  # inside: unchanged
+    np.testing.assert_array_equal(
+        clip_to_image(boxes, (100, 80)), [[0, 0, 12, 12], [85, 62, 15, 18], [100, 80, 0, 0], [10, 10, 20, 20]]
+    )
 
 
 def test_aggregate_means_over_sequences():
@@ -85,21 +110,22 @@ def test_vot_accuracy_robustness():
 
 
 def test_eao_hand_computed():
-    fragments = [([1, 1], True),                # failed: padded 1, 1, 0, 0 -> averages 1, 1, 2/3, 1/2 at every length
-                 ([0.5, 0.5, 0.5, 0.5], False),  # reached the end: averages 0.5, counted for lengths 1..4
-                 ([0.9], False)]                # reached the end after 1 frame: counted for length 1 only
+    fragments = [
+        ([1, 1], True),  # failed: padded 1, 1, 0, 0 -> averages 1, 1, 2/3, 1/2 at every length
+        ([0.5, 0.5, 0.5, 0.5], False),  # reached the end: averages 0.5, counted for lengths 1..4
+        ([0.9], False),
+    ]  # reached the end after 1 frame: counted for length 1 only
     # n=1: (1 + 0.5 + 0.9) / 3 = 0.8; n=2: (1 + 0.5) / 2 = 0.75; n=3: (2/3 + 0.5) / 2 = 7/12; n=4: 0.5
     np.testing.assert_allclose(eao_curve(fragments), [0.8, 0.75, 7 / 12, 0.5])
     assert eao(fragments) == pytest.approx((0.8 + 0.75 + 7 / 12 + 0.5) / 4)  # = 79/120
-    assert eao(fragments, (2, 3)) == pytest.approx((0.75 + 7 / 12) / 2)   # = 2/3
+    assert eao(fragments, (2, 3)) == pytest.approx((0.75 + 7 / 12) / 2)  # = 2/3
 
 
 def test_eao_of_a_failure_right_after_init_is_zero():
     assert eao([([], True)]) == 0
 
 
-positive_boxes = st.tuples(st.floats(-1000, 1000), st.floats(-1000, 1000),
-                           st.floats(0.01, 1000), st.floats(0.01, 1000))
+positive_boxes = st.tuples(st.floats(-1000, 1000), st.floats(-1000, 1000), st.floats(0.01, 1000), st.floats(0.01, 1000))
 
 
 @given(positive_boxes, positive_boxes)
@@ -121,5 +147,5 @@ def test_paired_difference_by_hand():
     r = paired_difference(a, b)
     assert r["sequences"] == 3 and (r["better"], r["worse"]) == (2, 1)
     assert r["mean"] == pytest.approx(0.01)
-    assert r["se"] == pytest.approx(np.sqrt((0.09 ** 2 + 0.11 ** 2 + 0.02 ** 2) / 2) / np.sqrt(3))
+    assert r["se"] == pytest.approx(np.sqrt((0.09**2 + 0.11**2 + 0.02**2) / 2) / np.sqrt(3))
     assert paired_difference(a, b, margin=0.05)["better"] == 1

@@ -4,8 +4,17 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import (TOTAL_STRIDE, SiamFC, fold_last_conv, fuse_batchnorm, plain_layers, run_layers, search_branch, xcorr,
-                           xcorr_one)
+from tracker.model import (
+    TOTAL_STRIDE,
+    SiamFC,
+    fold_last_conv,
+    fuse_batchnorm,
+    plain_layers,
+    run_layers,
+    search_branch,
+    xcorr,
+    xcorr_one,
+)
 
 
 def sliding_dot(z, x):
@@ -15,14 +24,14 @@ def sliding_dot(z, x):
     out = torch.empty(hx - h + 1, wx - w + 1)
     for i in range(hx - h + 1):
         for j in range(wx - w + 1):
-            out[i, j] = (z * x[:, i:i + h, j:j + w]).sum()
+            out[i, j] = (z * x[:, i : i + h, j : j + w]).sum()
     return out
 
 
 def test_xcorr_one_exemplar_against_three_scales():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(1, 4, 3, 2, generator=g)
-    x = torch.randn(3, 4, 7, 6, generator=g)   # not square, so a swapped axis shows
+    x = torch.randn(3, 4, 7, 6, generator=g)  # not square, so a swapped axis shows
     out = xcorr(z, x)
     assert out.shape == (3, 1, 5, 5)
     for b in range(3):
@@ -73,7 +82,7 @@ def test_plain_layers_give_the_backbones_outputs(backbone):
     torch.manual_seed(0)
     net = fuse_batchnorm(SiamFC(backbone, width=0.5).eval()).backbone
     layers = plain_layers(net)
-    assert not any(isinstance(f, (nn.Conv2d, nn.ReLU)) for f in layers)   # no module calls left for those
+    assert not any(isinstance(f, (nn.Conv2d, nn.ReLU)) for f in layers)  # no module calls left for those
     x = torch.rand(2, 3, 135, 135) * 255
     with torch.inference_mode():
         assert torch.equal(run_layers(layers, x.clone()), net(x.clone()))
@@ -100,7 +109,7 @@ def test_fold_last_conv_keeps_the_response():
     torch.manual_seed(0)
     net = SiamFC("light", width=0.5).eval()
     with torch.no_grad():
-        net.backbone[-1].bias.uniform_(-1, 1)   # a zero bias would hide a wrong constant
+        net.backbone[-1].bias.uniform_(-1, 1)  # a zero bias would hide a wrong constant
     z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
     with torch.inference_mode():
         ref = xcorr(net.embed(z), net.embed(x))[:, 0]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tracker.benchmark import track_sequence
+from tracker.build import build_tracker
 from tracker.sequences import load_dataset
-from tracker.siamfc import SiamFCTracker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES = 10
@@ -36,7 +36,7 @@ def dataset(tmp_path_factory):
     for i in range(FRAMES):
         x, y, s = 30 + 5 * i, 40 + 2 * i, 36 + 2 * i
         frame = background.copy()
-        frame[y:y + s, x:x + s] = cv2.resize(pattern, (s, s), interpolation=cv2.INTER_NEAREST)
+        frame[y : y + s, x : x + s] = cv2.resize(pattern, (s, s), interpolation=cv2.INTER_NEAREST)
         cv2.imwrite(str(folder / f"{i + 1:08d}.png"), frame)
         lines.append("nan,nan,nan,nan" if i == 4 else f"{x},{y},{s},{s}")
     (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
@@ -50,7 +50,7 @@ def sequence(dataset):
 
 
 def oracle_boxes(sequence, mode):
-    boxes, _, _ = track_sequence(oracle.Oracle(SiamFCTracker.from_files(), sequence, mode), sequence)
+    boxes, _, _ = track_sequence(oracle.Oracle(build_tracker(), sequence, mode), sequence)
     return boxes
 
 
@@ -67,11 +67,11 @@ def test_true_size_given_keeps_the_size(sequence):
     boxes, truth = oracle_boxes(sequence, "size"), sequence.boxes
     visible = ~np.isnan(truth).any(axis=1)
     assert np.allclose(boxes[visible, 2:], truth[visible, 2:])
-    assert np.isfinite(boxes[4]).all()   # where there is no truth, the tracker's own box
+    assert np.isfinite(boxes[4]).all()  # where there is no truth, the tracker's own box
 
 
 def test_plain_mode_is_the_plain_tracker(sequence):
-    plain, _, _ = track_sequence(SiamFCTracker.from_files(), sequence)
+    plain, _, _ = track_sequence(build_tracker(), sequence)
     assert np.array_equal(oracle_boxes(sequence, "none"), plain)
 
 
@@ -84,5 +84,6 @@ def test_run_scores_every_mode_and_resumes(dataset, tmp_path, monkeypatch):
 
     def not_again(job):
         raise AssertionError(f"{job[0].name} {job[1]} was run again")
+
     monkeypatch.setattr(oracle, "run_one", not_again)
     assert oracle.run(str(dataset), None, str(tmp_path), workers=1) == first

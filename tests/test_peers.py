@@ -21,7 +21,7 @@ def moving_square(n):
     for i in range(n):
         x, y = (START[:2] + i * STEP[:2]).astype(int)
         frame = background.copy()
-        frame[y:y + 40, x:x + 40] = patch
+        frame[y : y + 40, x : x + 40] = patch
         frames.append(frame)
     return frames
 

@@ -1,4 +1,5 @@
 """The TFLite reader and the MobileNetV1 backbone started from what it reads."""
+
 import json
 import os
 
@@ -9,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from tracker.errors import UserError
-from tracker.model import SiamFC, mobilenet_v1, load_mobilenet_v1
+from tracker.model import SiamFC, load_mobilenet_v1, mobilenet_v1
 from tracker.train import param_groups
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
@@ -50,7 +51,7 @@ def test_the_classifier_read_from_the_file_sees_dogs(path, size, least):
     crops = []
     for a in annotations:
         x, y, w, h = (int(v) for v in a["boxes"][0])
-        img = cv2.imread(os.path.join(DOGS, a["file"]))[y:y + h, x:x + w, ::-1]
+        img = cv2.imread(os.path.join(DOGS, a["file"]))[y : y + h, x : x + w, ::-1]
         crops.append(cv2.resize(np.ascontiguousarray(img), (size, size), interpolation=cv2.INTER_AREA))
     rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
     top1 = pretrained.classify(layers, rgb).argmax(1).numpy()
@@ -59,9 +60,9 @@ def test_the_classifier_read_from_the_file_sees_dogs(path, size, least):
 
 @needs_models
 def test_the_file_holds_mobilenet_v1_at_half_width(v1_05):
-    assert len(v1_05) == 28   # the first convolution, 13 depthwise-pointwise blocks, the logits
+    assert len(v1_05) == 28  # the first convolution, 13 depthwise-pointwise blocks, the logits
     assert [tuple(c["weight"].shape) for c in v1_05[:3]] == [(16, 3, 3, 3), (16, 1, 3, 3), (32, 16, 1, 1)]
-    assert [c["stride"] for c in v1_05[1:14:2]] == [1, 2, 1, 2, 1, 2, 1]   # depthwise 1-7
+    assert [c["stride"] for c in v1_05[1:14:2]] == [1, 2, 1, 2, 1, 2, 1]  # depthwise 1-7
     assert tuple(v1_05[-1]["weight"].shape) == (1001, 512, 1, 1)
 
 
@@ -77,9 +78,9 @@ def test_the_unpadded_dilated_backbone_computes_what_the_file_does(v1_05):
     net = mobilenet_v1(0.5).eval()
     load_mobilenet_v1(net, v1_05)
     rgb = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)) * 255
-    theirs = file_network(v1_05, rgb, 15)                  # 14x14 at stride 16
+    theirs = file_network(v1_05, rgb, 15)  # 14x14 at stride 16
     with torch.no_grad():
-        ours = net[:-2](rgb.flip(1)[:, :, 2:, 2:])         # 17x17 at stride 8, before the adjust layer
+        ours = net[:-2](rgb.flip(1)[:, :, 2:, 2:])  # 17x17 at stride 8, before the adjust layer
     assert ours.shape[-2:] == (17, 17) and theirs.shape[-2:] == (14, 14)
     torch.testing.assert_close(ours[..., ::2, ::2], theirs[..., 2:11, 2:11], atol=1e-4, rtol=1e-4)
     # and off that grid it is no copy of it: these are new positions
@@ -93,7 +94,7 @@ def test_backbone_sizes_and_stride():
         x = net.embed(torch.zeros(1, 3, 255, 255))
         x2 = net.embed(torch.zeros(1, 3, 263, 263))
     assert z.shape == (1, 256, 5, 5) and x.shape == (1, 256, 21, 21)
-    assert x2.shape[-1] == 22   # 8 more pixels, one more position: total stride 8
+    assert x2.shape[-1] == 22  # 8 more pixels, one more position: total stride 8
     assert net(torch.zeros(2, 3, 127, 127), torch.zeros(2, 3, 255, 255)).shape == (2, 1, 17, 17)
 
 
@@ -115,7 +116,7 @@ def test_frozen_convolutions_keep_their_weights_and_the_head_learns_fastest():
     opt.step()
     moved = [not torch.equal(b, m.weight) for b, m in zip(before, convs)]
     assert moved == [False] * 9 + [True] * (len(convs) - 9)
-    assert all(m.weight.grad is None for m in convs[:9])   # no gradient computed through them at all
+    assert all(m.weight.grad is None for m in convs[:9])  # no gradient computed through them at all
     with pytest.raises(UserError, match="freeze_convs"):
         param_groups(SiamFC("mobilenet_v1", 0.25), len(convs), 1.0)
 

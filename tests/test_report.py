@@ -5,21 +5,45 @@ from tracker.report import format_table, sequence_table, write_report
 
 
 def row(auc, precision, fps=30.0, frames=100):
-    return {"auc": auc, "precision": precision, "norm_precision": 0.5, "ao": 0.55, "sr50": 0.6, "sr75": 0.25,
-            "fps": fps, "frames": frames}
+    return {
+        "auc": auc,
+        "precision": precision,
+        "norm_precision": 0.5,
+        "ao": 0.55,
+        "sr50": 0.6,
+        "sr75": 0.25,
+        "fps": fps,
+        "frames": frames,
+    }
 
 
 RESULTS = {
     "slow": {**row(0.4, 0.9, fps=12.345), "sequences": {"a": row(0.3, 0.8), "b": row(0.5, 1.0)}},
     "good": {**row(0.61234, 0.7), "sequences": {"a": row(0.6, 0.7), "b": row(0.62468, 0.7)}},
 }
-CURVES = {name: {"success_curve": np.linspace(1, 0, 21).tolist(), "precision_curve": np.linspace(0, 1, 51).tolist(),
-                 "norm_precision_curve": np.linspace(0, 1, 51).tolist()} for name in RESULTS}
-MADE = {"date": "2026-12-01T10:00:00+00:00", "protocol": "lasot", "dataset": "/data/lasot", "format": "lasot",
-        "split": None, "sequences": 2, "ground_truth_sha256": "ab" * 32, "cpu": "Some CPU (2 logical CPUs)",
-        "versions": {"numpy": "2.4.6", "torch": "2.13.0", "onnxruntime": None},
-        "trackers": {"good": {"setup": "1234", "config": "/c/siamfc.yaml", "weights": "/w/a.pt", "weights_sha256": "cd" * 32},
-                     "slow": {"setup": "5678", "models": {"/m/vit.onnx": "ef" * 32}}}}
+CURVES = {
+    name: {
+        "success_curve": np.linspace(1, 0, 21).tolist(),
+        "precision_curve": np.linspace(0, 1, 51).tolist(),
+        "norm_precision_curve": np.linspace(0, 1, 51).tolist(),
+    }
+    for name in RESULTS
+}
+MADE = {
+    "date": "2026-12-01T10:00:00+00:00",
+    "protocol": "lasot",
+    "dataset": "/data/lasot",
+    "format": "lasot",
+    "split": None,
+    "sequences": 2,
+    "ground_truth_sha256": "ab" * 32,
+    "cpu": "Some CPU (2 logical CPUs)",
+    "versions": {"numpy": "2.4.6", "torch": "2.13.0", "onnxruntime": None},
+    "trackers": {
+        "good": {"setup": "1234", "config": "/c/siamfc.yaml", "weights": "/w/a.pt", "weights_sha256": "cd" * 32},
+        "slow": {"setup": "5678", "models": {"/m/vit.onnx": "ef" * 32}},
+    },
+}
 
 
 def test_table_is_best_first_with_three_decimals_and_fps_one():
@@ -44,8 +68,10 @@ def test_sequence_table_has_a_row_per_sequence_and_a_column_per_tracker():
 
 
 def test_report_lists_tables_plots_and_unmeasured_trackers(tmp_path):
-    status = {"vit": {"status": "skipped", "reason": "model file x not found"},
-              "odd": {"status": "failed", "errors": {"b": "ValueError: bad box"}}}
+    status = {
+        "vit": {"status": "skipped", "reason": "model file x not found"},
+        "odd": {"status": "failed", "errors": {"b": "ValueError: bad box"}},
+    }
     vot = {"good": {"accuracy": 0.6, "robustness": 1.5, "eao": 0.3, "failures": 3}}
     write_report(RESULTS, status, tmp_path, CURVES, vot, MADE)
     report = (tmp_path / "report.md").read_text()

@@ -4,7 +4,8 @@ import string
 import cv2
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from tracker.errors import UserError
 from tracker.sequences import detect_format, load_dataset, parse_box_line, read_boxes
@@ -38,6 +39,7 @@ def by_name(sequences):
 
 
 # --- layouts -------------------------------------------------------------------------------------
+
 
 def test_otb_separators_shift_and_several_targets(tmp_path):
     write_frames(tmp_path / "Basketball" / "img", 3)
@@ -164,6 +166,7 @@ def test_image_frames_become_bgr8(tmp_path):
 
 # --- errors --------------------------------------------------------------------------------------
 
+
 def otb_sequence(root, frames, lines):
     write_frames(root / "Seq" / "img", frames)
     write(root / "Seq" / "groundtruth_rect.txt", "".join(f"{i},{i},5,5\n" for i in range(1, lines + 1)))
@@ -262,6 +265,7 @@ def test_junk_raises_user_error_only(line):
 
 
 # --- real data -----------------------------------------------------------------------------------
+
 
 def test_real_dev_split():
     if not os.path.isdir(SHARED_DATA):

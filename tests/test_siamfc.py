@@ -5,18 +5,21 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker.errors import UserError
-from tracker.metrics import iou
-from tracker.sequences import load_dataset
 from tracker import weights as weights_io
-from tracker.siamfc import SiamFCTracker, check_box, cubic_upsampler, load_params
+from tracker.build import build_tracker
+from tracker.errors import UserError
+from tracker.interface import track
+from tracker.metrics import iou
+from tracker.params import load_params
+from tracker.sequences import load_dataset
+from tracker.siamfc import SiamFCTracker, check_box, cubic_upsampler
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
 @pytest.fixture(scope="module")
 def tracker():
-    return SiamFCTracker.from_files()   # the shipped light weights and default config
+    return build_tracker()  # the shipped weights and default config
 
 
 def two_pass_tracker(side_size=159):
@@ -56,14 +59,14 @@ def moving_object(n, size=(480, 640), start=(100, 200), step=(6, 2), growth=0.01
         x0, y0 = max(x, 0), max(y, 0)
         x1, y1 = min(x + w, size[1]), min(y + h, size[0])
         if x1 > x0 and y1 > y0:
-            frame[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
+            frame[y0:y1, x0:x1] = patch[y0 - y : y1 - y, x0 - x : x1 - x]
         frames.append(frame)
         boxes.append([x, y, w, h])
     return frames, np.array(boxes, float)
 
 
 def run(tracker, frames, box):
-    return np.array([b for b, _, _ in tracker.track(frames, box)])
+    return np.array([step.box for step in track(tracker, frames, box)])
 
 
 def test_follows_a_moving_growing_object():
@@ -108,16 +111,16 @@ def test_weights_track_only_at_the_input_sizes_they_were_trained_at(tmp_path):
     light = "model: {backbone: light, width: 1.0}\n"
     config.write_text(f"{light}weights: {path}\n")
     with pytest.raises(UserError, match=r"trained at exemplar/instance sizes 95/191 px, but the config tracks at 127/"):
-        SiamFCTracker.from_files(str(config))
+        build_tracker(str(config))
     config.write_text(f"{light}weights: {path}\ntracking: {{exemplar_size: 95, instance_size: 191, side_size: 111}}\n")
-    tracker = SiamFCTracker.from_files(str(config))
+    tracker = build_tracker(str(config))
     frames, boxes = moving_object(3)
     tracker.init(frames[0], boxes[0])
     assert tracker.search_crops(frames[1], tracker.side_factors, tracker.side_crops).shape == (2, 111, 111, 3)
     assert tracker.update(frames[1])[0].shape == (4,)
     # Weights that predate the record were trained at SiamFC's sizes, which the shipped configs use.
     with pytest.raises(UserError, match="trained at exemplar/instance sizes 127/255 px"):
-        SiamFCTracker.from_files(str(config), weights="siamfc_light.pt")
+        build_tracker(str(config), weights="siamfc_light.pt")
 
 
 @pytest.mark.parametrize("n,size", [(17, 273), (3, 33), (5, 7)])
@@ -144,12 +147,12 @@ def test_scale_penalty_also_holds_back_a_negative_peak(tracker):
     size = tracker.size.copy()
     maps = np.full((3, 17, 17), -5.0, np.float32)
     crops = np.zeros((3, 255, 255, 3), np.uint8)
-    maps[:, 8, 8] = [-1.0, -1.0, -0.99]   # smaller, same, larger scale: the larger is barely higher
+    maps[:, 8, 8] = [-1.0, -1.0, -0.99]  # smaller, same, larger scale: the larger is barely higher
     # Penalised, the larger scale's -0.99 falls to -1.015, under the unpenalised -1.0: no resize.
     # (Multiplying the logit by the penalty would have raised it to -0.965 and grown the box.)
     tracker.locate(maps, frames[1].shape, crops)
     np.testing.assert_allclose(tracker.size, size)
-    maps[:, 8, 8] = [-1.0, -1.0, -0.9]    # clearly higher: the box grows
+    maps[:, 8, 8] = [-1.0, -1.0, -0.9]  # clearly higher: the box grows
     tracker.locate(maps, frames[1].shape, crops)
     assert np.all(tracker.size > size)
 
@@ -181,21 +184,31 @@ def test_target_leaving_the_frame(tracker):
     assert np.all(centres >= 0) and np.all(centres <= (320, 240))
 
 
-@pytest.mark.parametrize("box", [[150, 100, 4, 4],                # tiny
-                                 [-320, -240, 960, 720]],         # three times the frame
-                         ids=["tiny", "larger_than_frame"])
+@pytest.mark.parametrize(
+    "box",
+    [
+        [150, 100, 4, 4],  # tiny
+        [-320, -240, 960, 720],
+    ],  # three times the frame
+    ids=["tiny", "larger_than_frame"],
+)
 def test_extreme_target_sizes(tracker, box):
     frames, _ = moving_object(6, size=(240, 320), start=(140, 90), step=(2, 1), growth=0, obj=(24, 24))
     boxes = run(tracker, frames, box)
     assert boxes.shape == (6, 4) and np.all(np.isfinite(boxes)) and np.all(boxes[:, 2:] > 0)
 
 
-@pytest.mark.parametrize("box, problem", [([np.nan, 0, 10, 10], "finite"),
-                                          ([0, 0, 0, 10], "size"),
-                                          ([0, 0, 10, -5], "size"),
-                                          ([100, 0, 10, 10], "outside"),
-                                          ([-20, 0, 10, 10], "outside"),
-                                          ([0, 0, 10], "4 finite")])
+@pytest.mark.parametrize(
+    "box, problem",
+    [
+        ([np.nan, 0, 10, 10], "finite"),
+        ([0, 0, 0, 10], "size"),
+        ([0, 0, 10, -5], "size"),
+        ([100, 0, 10, 10], "outside"),
+        ([-20, 0, 10, 10], "outside"),
+        ([0, 0, 10], "4 finite"),
+    ],
+)
 def test_check_box_errors(box, problem):
     with pytest.raises(UserError, match=problem) as e:
         check_box(box, (50, 100, 3))
@@ -213,7 +226,7 @@ def test_init_refuses_a_bad_box(tracker):
 
 def test_track_yields_one_result_per_frame(tracker):
     frames, truth = moving_object(5)
-    results = list(tracker.track(iter(frames), [int(v) for v in truth[0]]))
+    results = [step[:3] for step in track(tracker, iter(frames), [int(v) for v in truth[0]])]
     assert len(results) == 5
     box, score, lost = results[0]
     np.testing.assert_array_equal(box, truth[0])
@@ -227,7 +240,7 @@ def test_real_clip_beats_a_stationary_box(tracker, tmp_path):
         pytest.skip(f"real data not found at {os.path.abspath(SHARED_DATA)}")
     split = tmp_path / "one.txt"
     split.write_text("OTB_Couple\n")
-    seq, = load_dataset(SHARED_DATA, "video", str(split))
+    (seq,) = load_dataset(SHARED_DATA, "video", str(split))
     n = 30
     truth = seq.boxes[:n]
     boxes = run(tracker, itertools.islice(seq.frames(), n), truth[0])

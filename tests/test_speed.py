@@ -1,4 +1,5 @@
 """benchmarks/speed.py's tables: what the speed goal reads off them."""
+
 import importlib.util
 import os
 
@@ -14,14 +15,20 @@ def entry(label, fps):
     return e
 
 
-OURS = {"a": 100.0, "b": 300.0, "c": 200.0}      # median 200, min 100
-NANO = {"a": 150.0, "b": 160.0, "c": 400.0}      # median 160, min 150
+OURS = {"a": 100.0, "b": 300.0, "c": 200.0}  # median 200, min 100
+NANO = {"a": 150.0, "b": 160.0, "c": 400.0}  # median 160, min 150
 
 
 def test_peer_ratios_divide_our_median_by_each_learned_peers():
-    entries = [entry("siamfc", OURS), entry("csrt", {"a": 30.0}), entry("nano", NANO), entry("vit", {"a": 400.0, "b": 400.0})]
-    assert speed.peer_ratios(entries) == ("Median fps of siamfc over nano's: **1.25**. "
-                                          "Median fps of siamfc over vit's: **0.50**.")
+    entries = [
+        entry("siamfc", OURS),
+        entry("csrt", {"a": 30.0}),
+        entry("nano", NANO),
+        entry("vit", {"a": 400.0, "b": 400.0}),
+    ]
+    assert speed.peer_ratios(entries) == (
+        "Median fps of siamfc over nano's: **1.25**. Median fps of siamfc over vit's: **0.50**."
+    )
 
 
 def test_peer_ratios_are_left_out_without_a_learned_peer():

@@ -25,7 +25,7 @@ def frame_with(rng, texture, box):
     """Noise with `texture` stretched over `box`: a target easy to tell from its background."""
     img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
     x, y, w, h = box
-    img[y:y + h, x:x + w] = cv2.resize(texture, (w, h), interpolation=cv2.INTER_NEAREST)
+    img[y : y + h, x : x + w] = cv2.resize(texture, (w, h), interpolation=cv2.INTER_NEAREST)
     return img
 
 
@@ -52,8 +52,9 @@ def cache(tmp_path_factory):
     os.makedirs(stills)
     for k in range(2):
         cv2.imwrite(str(stills / f"{k}.jpg"), frame_with(rng, texture(), (50, 40, 48, 36)))
-    (stills / "annotations.json").write_text(json.dumps(
-        [{"file": f"{k}.jpg", "size": [160, 120], "boxes": [[50, 40, 48, 36]]} for k in range(2)]))
+    (stills / "annotations.json").write_text(
+        json.dumps([{"file": f"{k}.jpg", "size": [160, 120], "boxes": [[50, 40, 48, 36]]} for k in range(2)])
+    )
     paths = cropcache.build(str(data), str(data / "train.txt"), str(cache))
     assert len(paths) == 2
     return cache
@@ -61,11 +62,18 @@ def cache(tmp_path_factory):
 
 def write_config(folder, cache):
     """A tiny run: 2 epochs of 32 pairs on the synthetic cache, the data folder absent."""
-    cfg = {"model": {"backbone": "light", "width": 0.25},
-           "data": {"root": str(folder / "no_data"), "cache": str(cache)},
-           "train": {"epochs": 2, "pairs_per_epoch": 32, "batch_size": 8, "threads": 1,
-                     "lr_end": 0.005},   # the second epoch must still learn, or resuming it proves little
-           "out": str(folder / "out")}
+    cfg = {
+        "model": {"backbone": "light", "width": 0.25},
+        "data": {"root": str(folder / "no_data"), "cache": str(cache)},
+        "train": {
+            "epochs": 2,
+            "pairs_per_epoch": 32,
+            "batch_size": 8,
+            "threads": 1,
+            "lr_end": 0.005,
+        },  # the second epoch must still learn, or resuming it proves little
+        "out": str(folder / "out"),
+    }
     os.makedirs(folder, exist_ok=True)
     path = folder / "train.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -103,14 +111,14 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, cache, run_a):
     ckpt = tmp_path / "out" / "checkpoint.pt"
     env = dict(os.environ, PYTHONPATH=ROOT)
     with open(tmp_path / "log.txt", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-c", "import sys; from tracker.train import train; train(sys.argv[1])",
-                                 config], cwd=ROOT, env=env, stderr=log)
+        script = "import sys; from tracker.train import train; train(sys.argv[1])"
+        proc = subprocess.Popen([sys.executable, "-c", script, config], cwd=ROOT, env=env, stderr=log)
         try:
             deadline = time.time() + 120
             while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
                 time.sleep(0.005)
         finally:
-            proc.kill()   # SIGKILL: no chance to clean up, as when a machine dies
+            proc.kill()  # SIGKILL: no chance to clean up, as when a machine dies
             proc.wait()
     assert ckpt.exists(), f"the training subprocess wrote no checkpoint: {(tmp_path / 'log.txt').read_text()[-2000:]}"
     assert load_checkpoint(str(ckpt))["epoch"] == 1, "the kill came too late to interrupt the run"
@@ -155,7 +163,7 @@ def test_pair_sampler():
     assert np.all(x[positive & still[z]] == z[positive & still[z]])
     assert np.all(groups[x][from_video] == groups[z][from_video])
     gaps = np.abs(frames[x] - frames[z])[from_video]
-    assert gaps.max() == 10   # the limit is reached and never passed
+    assert gaps.max() == 10  # the limit is reached and never passed
 
 
 def test_distractors_come_from_the_exemplars_own_image_set():
@@ -195,7 +203,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, cache):
     got, _ = weights.load(str(tmp_path / "out" / "weights.pt"))
     want, _ = weights.load(str(start))
     for (name, a), b in zip(got.state_dict().items(), want.state_dict().values()):
-        if "running" not in name and "num_batches" not in name:   # batchnorm statistics move with no lr
+        if "running" not in name and "num_batches" not in name:  # batchnorm statistics move with no lr
             torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
     cfg["train"]["start_from"] = str(tmp_path / "missing.pt")
     cfg["out"] = str(tmp_path / "out2")
@@ -213,12 +221,18 @@ def test_training_at_smaller_input_sizes_records_them(tmp_path, cache):
     run_train(str(config))
     net, meta = weights.load(str(tmp_path / "out" / "weights.pt"))
     assert (meta["exemplar_size"], meta["instance_size"]) == (95, 191)
-    with torch.inference_mode():   # 95 px -> 4x4 cells, 191 px -> 16x16: a 13x13 response
+    with torch.inference_mode():  # 95 px -> 4x4 cells, 191 px -> 16x16: a 13x13 response
         assert net.eval()(torch.zeros(1, 3, 95, 95), torch.zeros(1, 3, 191, 191)).shape == (1, 1, 13, 13)
 
 
-@pytest.mark.parametrize("sizes,problem", [((127, 250), "plus a multiple of 8"), ((135, 127), "plus a multiple of 8"),
-                                           ((31, 159), "too small for the backbone")])
+@pytest.mark.parametrize(
+    "sizes,problem",
+    [
+        ((127, 250), "plus a multiple of 8"),
+        ((135, 127), "plus a multiple of 8"),
+        ((31, 159), "too small for the backbone"),
+    ],
+)
 def test_input_sizes_the_network_cannot_take_are_refused(tmp_path, cache, sizes, problem):
     config = tmp_path / "train.yaml"
     write_config(tmp_path, cache)
@@ -232,11 +246,9 @@ def test_input_sizes_the_network_cannot_take_are_refused(tmp_path, cache, sizes,
 
 def test_labels_hand_computed():
     # 5x5 map, radius 8 px = 1 cell; target 8 px right of the centre = one cell right.
-    expected = np.array([[0, 0, 0, 0, 0],
-                         [0, 0, 0, 1, 0],
-                         [0, 0, 1, 1, 1],
-                         [0, 0, 0, 1, 0],
-                         [0, 0, 0, 0, 0]], np.float32)
+    expected = np.array(
+        [[0, 0, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 1, 1], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0]], np.float32
+    )
     out = labels(torch.tensor([[8.0, 0.0], [0.0, 0.0]]), 5, 8)
     assert out.shape == (2, 1, 5, 5)
     np.testing.assert_array_equal(out[0, 0].numpy(), expected)
@@ -248,7 +260,7 @@ def test_labels_disc_on_the_response_map():
     out = labels(torch.tensor([[16.0, -8.0]]), 17, 16)[0, 0]
     ys, xs = np.nonzero(out.numpy())
     assert len(ys) == 13
-    assert (xs.mean(), ys.mean()) == (10, 7)   # centre (8, 8) moved 2 cells right, 1 cell up
+    assert (xs.mean(), ys.mean()) == (10, 7)  # centre (8, 8) moved 2 cells right, 1 cell up
 
 
 @pytest.mark.parametrize("out_size", [255, 191])
@@ -256,7 +268,7 @@ def test_random_affine_reports_where_the_target_lands(out_size):
     # At 191 px the same 255 px region is shown shrunk: the blob and its offsets shrink by 191/255.
     C = cropcache.CROP
     crops = np.zeros((6, 1, C, C), np.float32)
-    crops[:, :, C // 2 - 4:C // 2 + 5, C // 2 - 4:C // 2 + 5] = 1   # a 9x9 blob on the crop centre
+    crops[:, :, C // 2 - 4 : C // 2 + 5, C // 2 - 4 : C // 2 + 5] = 1  # a 9x9 blob on the crop centre
     aug = {"scale": 0.05, "aspect": 0.05, "flip": 0.5}
     theta, centre = random_affine(6, out_size, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
     out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, out_size)[:, 0].numpy()
@@ -269,16 +281,17 @@ def test_random_affine_reports_where_the_target_lands(out_size):
         assert mass == pytest.approx(81 * area, rel=0.08)
         found = ((out[k] * cols).sum() / mass - out_size / 2, (out[k] * rows).sum() / mass - out_size / 2)
         np.testing.assert_allclose(found, centre[k].numpy(), atol=0.25)
-    assert centre.abs().max() > 4 * shrink   # the shift really moved the targets
-    assert centre.abs().max() <= 16 * shrink * 1.06 + 0.01   # 16 crop px at most, seen shrunk
+    assert centre.abs().max() > 4 * shrink  # the shift really moved the targets
+    assert centre.abs().max() <= 16 * shrink * 1.06 + 0.01  # 16 crop px at most, seen shrunk
 
 
 def test_balanced_loss_hand_computed():
     bce = lambda logit, y: math.log1p(math.exp(-logit if y else logit))  # noqa: E731
     # Item 1: one positive (logit 2) and eight negatives (logit -1): half the weight each.
     # Item 2: a negative pair (no positives): every cell 1/9.
-    logits = torch.tensor([[[[-1, -1, -1], [-1, 2, -1], [-1, -1, -1]]],
-                           [[[0, 0, 0], [0, 0, 0], [3, 3, 3]]]], dtype=torch.float32)
+    logits = torch.tensor(
+        [[[[-1, -1, -1], [-1, 2, -1], [-1, -1, -1]]], [[[0, 0, 0], [0, 0, 0], [3, 3, 3]]]], dtype=torch.float32
+    )
     target = torch.zeros(2, 1, 3, 3)
     target[0, 0, 1, 1] = 1
     first = 0.5 * bce(2, 1) + 0.5 * bce(-1, 0)
@@ -300,10 +313,19 @@ def test_bf16_forward_pass_trains_alike(tmp_path, cache, run_a):
     assert all(p.dtype == torch.float32 for p in net.state_dict().values() if p.is_floating_point())
 
 
-@pytest.mark.parametrize("section, key, value", [
-    ("train", "batch_size", -4), ("train", "batch_size", 0), ("train", "epochs", 0), ("train", "lr", 0.0),
-    ("train", "pairs_per_epoch", 4), ("data", "frame_stride", 0), ("augment", "flip", 1.5), ("model", "width", 0.0),
-])
+@pytest.mark.parametrize(
+    "section, key, value",
+    [
+        ("train", "batch_size", -4),
+        ("train", "batch_size", 0),
+        ("train", "epochs", 0),
+        ("train", "lr", 0.0),
+        ("train", "pairs_per_epoch", 4),
+        ("data", "frame_stride", 0),
+        ("augment", "flip", 1.5),
+        ("model", "width", 0.0),
+    ],
+)
 def test_impossible_training_values_are_refused_before_any_work(tmp_path, cache, section, key, value):
     config = tmp_path / "train.yaml"
     write_config(tmp_path, cache)

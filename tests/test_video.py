@@ -13,7 +13,7 @@ def moving_square(index, width=64, height=48):
     """A smooth frame whose content changes, so every encoded frame carries data."""
     frame = np.full((height, width, 3), (40, 90, 140), np.uint8)
     x = 4 + index % (width - 20)
-    frame[10:26, x:x + 16] = (250, 250, 250)
+    frame[10:26, x : x + 16] = (250, 250, 250)
     return frame
 
 
@@ -27,7 +27,7 @@ def write_video(path, count, width=64, height=48):
 
 def psnr(a, b):
     mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return 10 * np.log10(255 ** 2 / mse)
+    return 10 * np.log10(255**2 / mse)
 
 
 def test_round_trip_keeps_frames_and_rate(tmp_path):
@@ -110,7 +110,7 @@ def test_truncated_video_names_the_frame_where_decoding_stopped(tmp_path):
         for frame in noise:  # noise doesn't compress, so half the bytes is about half the frames
             writer.write(frame)
     data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     read = []
     with open_source(path) as source:
         with pytest.raises(UserError, match=r"at frame (\d+)") as error:

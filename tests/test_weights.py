@@ -30,7 +30,7 @@ def load_error(path, model_cfg=None):
 def test_round_trip_gives_identical_outputs(tmp_path):
     torch.manual_seed(0)
     net = SiamFC(**TINY)
-    with torch.no_grad():   # running stats and the bias must travel too, not just conv weights
+    with torch.no_grad():  # running stats and the bias must travel too, not just conv weights
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-1, 1)
@@ -54,7 +54,7 @@ def test_missing_file(tmp_path):
 def test_truncated_file(tmp_path):
     with open(SHIPPED, "rb") as f:
         blob = f.read()
-    (tmp_path / "half.pt").write_bytes(blob[:len(blob) // 2])
+    (tmp_path / "half.pt").write_bytes(blob[: len(blob) // 2])
     assert "corrupt" in load_error(tmp_path / "half.pt")
 
 
@@ -84,7 +84,7 @@ def test_one_flipped_byte_inside_a_tensor_is_refused(tmp_path):
     path = tmp_path / "w.pt"
     weights.save(path, net, TINY)
     flip_byte_inside_a_tensor(path, net.backbone[0].weight.detach())
-    torch.load(path, weights_only=True)   # torch itself does not notice
+    torch.load(path, weights_only=True)  # torch itself does not notice
     assert "checksum mismatch" in load_error(path, TINY)
 
 

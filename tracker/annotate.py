@@ -1,4 +1,5 @@
 """Draw the tracker's output on a frame: box, score, frame number, trail, response map."""
+
 import cv2
 import numpy as np
 
@@ -72,7 +73,7 @@ def _draw_inset(img, heatmap):
     span = values.max() - values.min()
     scaled = (values - values.min()) / span if span > 0 else np.zeros_like(values)
     colours = cv2.applyColorMap(np.round(scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    img[:side, width - side:] = cv2.resize(colours, (side, side), interpolation=cv2.INTER_LINEAR)
+    img[:side, width - side :] = cv2.resize(colours, (side, side), interpolation=cv2.INTER_LINEAR)
 
 
 def _draw_label(img, text):

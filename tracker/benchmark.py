@@ -4,27 +4,28 @@ Each pair's result is saved as it completes, so a rerun (or a killed run) only d
 One-pass (OTB) results go to <out>/<tracker>/<seq>.txt|json, the supervised (VOT) ones to
 <out>/vot/<tracker>/<seq>.txt|json; results.json, status.json, vot.json and the report sum them up.
 """
+
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
 import sys
-import time
 
 import cv2
 import numpy as np
 
 from .errors import UserError
 from .fileio import atomic_write, remove_temporaries, writable_folder, write_json
-from .metrics import eao, iou, vot_accuracy_robustness
-from .peers import TRACKERS, PeerUnavailable, make_tracker, setup_id
+from .interface import track
+from .metrics import METRICS, eao, iou, vot_accuracy_robustness
+from .peers import TRACKERS, PeerUnavailable, make_tracker, quiet_opencv, setup_id
 from .progress import Progress
 from .protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate
 from .provenance import provenance
 from .report import format_table, status_lines, write_report
 from .sequences import LAYOUTS, detect_format, load_dataset
 
-SUMMARY_KEYS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
 CURVES = ("success_curve", "precision_curve", "norm_precision_curve")
 VOT_SKIP = 5  # frames between a failure and the re-initialisation (VOT)
 VOT_BURNIN = 10  # frames after each (re-)initialisation left out of accuracy (VOT)
@@ -48,14 +49,11 @@ def track_sequence(tracker, sequence):
     """
     n, start = len(sequence), first_visible(sequence)
     boxes, scores, times = np.full((n, 4), np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    for i, frame in enumerate(sequence.frames()):
-        if i == start:
-            tracker.init(frame, sequence.boxes[i])
-            boxes[i] = sequence.boxes[i]
-        elif i > start:
-            tic = time.perf_counter()
-            boxes[i], scores[i] = tracker.update(frame)
-            times[i] = time.perf_counter() - tic
+    frames = itertools.islice(sequence.frames(), start, None)
+    for i, step in enumerate(track(tracker, frames, sequence.boxes[start]), start):
+        boxes[i] = step.box
+        if i > start:
+            scores[i], times[i] = step.score, step.seconds
     return boxes, scores, times
 
 
@@ -119,21 +117,35 @@ def run_ope(tracker, sequence, stem, setup):
     boxes, scores, times = track_sequence(tracker, sequence)
     updated = ~np.isnan(times)
     # Scored later from the result file, under the protocol asked for then.
-    _save(stem, boxes, {
-        "sequence": sequence.name,
-        "setup": setup,
-        "times": _nulls(times),
-        "scores": _nulls(scores),
-        "fps": float(updated.sum() / times[updated].sum()) if updated.any() else None,
-    })
+    _save(
+        stem,
+        boxes,
+        {
+            "sequence": sequence.name,
+            "setup": setup,
+            "times": _nulls(times),
+            "scores": _nulls(scores),
+            "fps": float(updated.sum() / times[updated].sum()) if updated.any() else None,
+        },
+    )
 
 
 def run_vot(tracker, sequence, stem, setup):
     boxes, inits, failures = track_supervised(tracker, sequence)
     boxes = np.round(boxes, 2)
     ious, fragments = supervised_overlaps(boxes, sequence.boxes, sequence.absent, inits, failures)
-    _save(stem, boxes, {"sequence": sequence.name, "setup": setup, "inits": inits, "failures": failures,
-                        "ious": _nulls(ious), "fragments": fragments})
+    _save(
+        stem,
+        boxes,
+        {
+            "sequence": sequence.name,
+            "setup": setup,
+            "inits": inits,
+            "failures": failures,
+            "ious": _nulls(ious),
+            "fragments": fragments,
+        },
+    )
 
 
 RUNS = {"ope": run_ope, "vot": run_vot}
@@ -153,7 +165,7 @@ def done_setup(out, mode, tracker, sequence):
         return None
     try:
         return load_record(out, mode, tracker, sequence).get("setup", "")
-    except ValueError:   # not JSON: not a finished record
+    except ValueError:  # not JSON: not a finished record
         return None
 
 
@@ -171,23 +183,20 @@ def run_job(job):
     mode, name, sequence, options, setup, out = job
     key = (mode, name, sequence.name)
     try:
-        RUNS[mode](make_tracker(name, **options), sequence, record_stem(out, mode, name, sequence), setup)
+        with make_tracker(name, **options) as tracker:
+            RUNS[mode](tracker, sequence, record_stem(out, mode, name, sequence), setup)
     except Exception as e:  # a tracker that breaks on one sequence must not stop the others
         return key, " ".join(f"{type(e).__name__}: {e}".split())
     return key, None
 
 
-def _quiet_opencv():
-    # OpenCV's DNN warns on every Nano/Vit tracker it builds that it ignores the compute target.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-
 def limit_threads():
     # N workers with N threads each would fight over the cores.
     import torch
+
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    _quiet_opencv()
+    quiet_opencv()
 
 
 def run_jobs(jobs, workers, work=run_job):
@@ -203,8 +212,9 @@ def run_jobs(jobs, workers, work=run_job):
 def summarize_ope(records, runs, protocol):
     """A tracker's results.json entry and its overall curves, under `protocol`: records and runs
     (pred, gt, absent, image size) of each sequence."""
+
     def row(metrics, fps):
-        return {**{k: metrics[k] for k in SUMMARY_KEYS}, "fps": fps, "frames": metrics["frames"]}
+        return {**{k: metrics[k] for k in METRICS}, "fps": fps, "frames": metrics["frames"]}
 
     per_sequence, overall = evaluate(runs, protocol)
     fps = [r["fps"] for r in records if r["fps"] is not None]
@@ -215,6 +225,7 @@ def summarize_ope(records, runs, protocol):
 
 def summarize_vot(records):
     """A tracker's vot.json entry: accuracy, robustness (failures per 100 frames) and EAO."""
+
     def scores(group):
         return vot_accuracy_robustness([r["ious"] for r in group], [len(r["failures"]) for r in group])
 
@@ -230,8 +241,10 @@ def startable(sequences):
     """The sequences where the target is visible at some point; the others are named and left out."""
     for seq in sequences:
         if seq.absent.all():
-            print(f"benchmark: leaving out {seq.name}: the target is never visible, nothing to start from",
-                  file=sys.stderr)
+            print(
+                f"benchmark: leaving out {seq.name}: the target is never visible, nothing to start from",
+                file=sys.stderr,
+            )
     return [seq for seq in sequences if not seq.absent.all()]
 
 
@@ -240,7 +253,7 @@ def buildable(trackers, options):
     available, status = [], {}
     for name in dict.fromkeys(trackers):
         try:
-            make_tracker(name, **options)
+            make_tracker(name, **options).close()
             available.append(name)
         except PeerUnavailable as e:
             status[name] = {"status": "skipped", "reason": str(e)}
@@ -267,19 +280,34 @@ def capped(workers, jobs):
     and on a shared core two only slow each other down."""
     cap = max(1, min(jobs, os.cpu_count() or 1))
     if workers > cap:
-        print(f"benchmark: --workers {workers} capped at {cap} ({jobs} runs to do, {os.cpu_count()} cores)",
-              file=sys.stderr)
+        print(
+            f"benchmark: --workers {workers} capped at {cap} ({jobs} runs to do, {os.cpu_count()} cores)",
+            file=sys.stderr,
+        )
     return min(workers, cap)
 
 
-def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_models=None, out="benchmark_out",
-                  workers=1, config=None, weights=None, force=False, lenient=False, device="cpu", vot=False,
-                  protocol=None):
+def run_benchmark(
+    dataset,
+    fmt="auto",
+    split=None,
+    trackers=("siamfc",),
+    peer_models=None,
+    out="benchmark_out",
+    workers=1,
+    config=None,
+    weights=None,
+    force=False,
+    lenient=False,
+    device="cpu",
+    vot=False,
+    protocol=None,
+):
     """Benchmark `trackers` on the dataset: records and summaries go under `out`; returns results.json's
     per-tracker figures. `protocol`: one of PROTOCOLS, by default the dataset layout's."""
     if workers < 1:
         raise UserError(f"--workers {workers}: give 1 or more")
-    _quiet_opencv()
+    quiet_opencv()
     if os.path.isdir(out):
         remove_temporaries(out)  # a killed run's half-written files; finished ones were renamed
     sequences = startable(load_dataset(dataset, fmt, split, lenient))
@@ -290,17 +318,23 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
     vot = vot or protocol == "vot"
     options = dict(config=config, weights=weights, peer_models=peer_models, device=device)
     available, status = buildable(trackers, options)
-    writable_folder(out)   # before the runs, not after them
+    writable_folder(out)  # before the runs, not after them
     modes = ("ope", "vot") if vot else ("ope",)
     setups = {name: setup_id(name, **options) for name in available}
     pairs = [(mode, name, seq) for mode in modes for name in available for seq in sequences]
     found = [done_setup(out, *pair) for pair in pairs]
     stale = sorted({name for (_, name, _), setup in zip(pairs, found) if setup not in (None, setups[name])})
     if stale and not force:
-        print(f"benchmark: results of {', '.join(stale)} in {out} were made with another config, weights, "
-              "model files or library version: running them again", file=sys.stderr)
-    jobs = [(mode, name, seq, options, setups[name], out) for (mode, name, seq), setup in zip(pairs, found)
-            if force or setup != setups[name]]
+        print(
+            f"benchmark: results of {', '.join(stale)} in {out} were made with another config, weights, "
+            "model files or library version: running them again",
+            file=sys.stderr,
+        )
+    jobs = [
+        (mode, name, seq, options, setups[name], out)
+        for (mode, name, seq), setup in zip(pairs, found)
+        if force or setup != setups[name]
+    ]
     print(f"benchmark: {len(jobs)} runs to do, {len(pairs) - len(jobs)} already in {out}", file=sys.stderr)
     for name, errors in run_all(jobs, capped(workers, len(jobs))).items():
         status[name] = {"status": "failed", "errors": errors}
@@ -311,10 +345,12 @@ def run_benchmark(dataset, fmt="auto", split=None, trackers=("siamfc",), peer_mo
     results, curves = {}, {}
     for name in scored:
         runs = [(load_boxes(out, "ope", name, s), s.boxes, s.absent, size) for s, size in zip(sequences, sizes)]
-        results[name], curves[name] = summarize_ope([load_record(out, "ope", name, s) for s in sequences], runs,
-                                                    protocol)
-    vot_results = {name: summarize_vot([load_record(out, "vot", name, s) for s in sequences])
-                   for name in scored} if vot else None
+        results[name], curves[name] = summarize_ope(
+            [load_record(out, "ope", name, s) for s in sequences], runs, protocol
+        )
+    vot_results = (
+        {name: summarize_vot([load_record(out, "vot", name, s) for s in sequences]) for name in scored} if vot else None
+    )
 
     made = provenance(dataset, fmt, split, protocol, sequences, setups, options)
     write_json(os.path.join(out, "results.json"), {"provenance": made, "trackers": results})
@@ -329,8 +365,9 @@ def _tracker_names(text):
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in TRACKERS]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown tracker {', '.join(unknown) or text!r}; "
-                                         f"choose from {','.join(TRACKERS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown tracker {', '.join(unknown) or text!r}; choose from {','.join(TRACKERS)}"
+        )
     return names
 
 
@@ -344,29 +381,52 @@ def add_arguments(parser):
     parser.add_argument("--dataset", required=True, help="dataset folder, or a video file with a .txt of boxes")
     parser.add_argument("--format", default="auto", choices=["auto", *LAYOUTS], help="dataset layout")
     parser.add_argument("--split", help="text file of the sequence names to run, one a line")
-    parser.add_argument("--trackers", type=_tracker_names, default=["siamfc"],
-                        help=f"comma-separated, from {','.join(TRACKERS)} (default siamfc)")
+    parser.add_argument(
+        "--trackers",
+        type=_tracker_names,
+        default=["siamfc"],
+        help=f"comma-separated, from {','.join(TRACKERS)} (default siamfc)",
+    )
     parser.add_argument("--peer-models", help="folder of the Nano/Vit ONNX files (default ../shared/models)")
     parser.add_argument("--out", default="benchmark_out", help="output folder (default benchmark_out)")
     parser.add_argument("--workers", type=_positive, default=1, help="parallel processes (default 1)")
     parser.add_argument("--config", help="SiamFC config YAML")
     parser.add_argument("--weights", help="SiamFC weights file")
     parser.add_argument("--force", action="store_true", help="recompute results already in --out")
-    parser.add_argument("--lenient", action="store_true",
-                        help="cut sequences whose frame and box counts differ to the shorter")
-    parser.add_argument("--vot", action="store_true",
-                        help="also run the supervised VOT protocol (accuracy, robustness, EAO)")
-    parser.add_argument("--protocol", choices=list(PROTOCOLS),
-                        help="the official toolkit's scoring rules to follow (default: the dataset layout's; "
-                             "otb for video folders)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device for SiamFC (default cpu)")
+    parser.add_argument(
+        "--lenient", action="store_true", help="cut sequences whose frame and box counts differ to the shorter"
+    )
+    parser.add_argument(
+        "--vot", action="store_true", help="also run the supervised VOT protocol (accuracy, robustness, EAO)"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=list(PROTOCOLS),
+        help="the official toolkit's scoring rules to follow (default: the dataset layout's; otb for video folders)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], help="torch device for SiamFC (default cpu)"
+    )
 
 
 def main(args):
     """Run the benchmark from parsed arguments; 1 if a tracker failed on some sequence, else 0."""
-    results = run_benchmark(args.dataset, args.format, args.split, args.trackers, args.peer_models, args.out,
-                            args.workers, args.config, args.weights, args.force, args.lenient, args.device,
-                            args.vot, args.protocol)
+    results = run_benchmark(
+        args.dataset,
+        args.format,
+        args.split,
+        args.trackers,
+        args.peer_models,
+        args.out,
+        args.workers,
+        args.config,
+        args.weights,
+        args.force,
+        args.lenient,
+        args.device,
+        args.vot,
+        args.protocol,
+    )
     if results:
         print(format_table(results))
     with open(os.path.join(args.out, "status.json")) as f:

@@ -1,18 +1,18 @@
 """The command line: track a video (the default), benchmark trackers, train the network."""
+
 import argparse
 import collections
 import contextlib
 import errno
+import itertools
 import json
 import os
 import signal
 import sys
 
-import numpy as np
-
 from . import __version__
 from .config import CONFIG_DIR, shipped, shipped_configs
-from .errors import UserError, stdout_closed
+from .errors import USER_ERROR_EXIT, UserError, stdout_closed
 
 DEMO = os.path.join(shipped("videos"), "bunny.mp4")
 TRAIL = 20  # frames of trajectory drawn behind the box
@@ -32,20 +32,32 @@ def parse_bbox(text):
 def clip_box(box, frame_shape):
     """The part of `box` inside the frame; errors for boxes with no such part or no size."""
     from .siamfc import check_box
+
     x, y, w, h = check_box(box, frame_shape)
     fh, fw = frame_shape[:2]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, fw), min(y + h, fh)
     if (x0, y0, x1, y1) != (x, y, x + w, y + h):
-        print(f"warning: box {box} is partly outside the {fw}x{fh} frame; clipped to "
-              f"{x0:g},{y0:g},{x1 - x0:g},{y1 - y0:g}", file=sys.stderr)
+        print(
+            f"warning: box {box} is partly outside the {fw}x{fh} frame; clipped to "
+            f"{x0:g},{y0:g},{x1 - x0:g},{y1 - y0:g}",
+            file=sys.stderr,
+        )
     return [x0, y0, x1 - x0, y1 - y0]
 
 
 def write_boxes(f, path, results):
     """x,y,w,h lines like groundtruth.txt, or JSON with scores and lost flags for a .json path."""
     if path.lower().endswith(".json"):
-        json.dump({"frames": [{"frame": i, "box": [round(float(v), 2) for v in b], "score": round(s, 4),
-                               "lost": lost} for i, (b, s, lost) in enumerate(results)]}, f, indent=1)
+        json.dump(
+            {
+                "frames": [
+                    {"frame": i, "box": [round(float(v), 2) for v in b], "score": round(s, 4), "lost": lost}
+                    for i, (b, s, lost) in enumerate(results)
+                ]
+            },
+            f,
+            indent=1,
+        )
     else:
         f.writelines(",".join(f"{v:.2f}" for v in b) + "\n" for b, _, _ in results)
 
@@ -54,10 +66,12 @@ def overwrites_input(path, source):
     """Whether writing `path` would change the input: the source file itself (under any name), or
     an image in the source folder, which would replace or add a frame."""
     from .video import IMAGE_EXTENSIONS
+
     if os.path.isdir(source):
         folder = os.path.dirname(os.path.abspath(path))
-        return (os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
-                and os.path.realpath(folder) == os.path.realpath(source))
+        return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS and os.path.realpath(folder) == os.path.realpath(
+            source
+        )
     return os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source)
 
 
@@ -74,11 +88,12 @@ def check_outputs(args):
     if args.output and args.boxes and os.path.realpath(args.output) == os.path.realpath(args.boxes):
         raise UserError(f"--output and --boxes are both {args.output}; give them different file names")
     if args.output and os.path.splitext(args.output)[1].lower() != ".mp4":
-        raise UserError(f"--output {args.output}: the annotated video is written as H.264 MP4; "
-                        "give a file name ending in .mp4")
+        raise UserError(
+            f"--output {args.output}: the annotated video is written as H.264 MP4; give a file name ending in .mp4"
+        )
 
 
-DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}   # no space, or none left in the user's quota
+DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # no space, or none left in the user's quota
 # What a user or the system sends to stop a command: Ctrl-C, kill, a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
@@ -115,22 +130,23 @@ def stop_flag():
 
 def track(args):
     from .annotate import draw
+    from .build import build_tracker
     from .display import Window, select_box
     from .fileio import atomic_write, remove_stale_temporaries
+    from .interface import track as steps
     from .progress import Progress
-    from .siamfc import SiamFCTracker
     from .video import VideoWriter, open_source
 
     check_outputs(args)
     for path in (args.output, args.boxes):
-        if path:   # what a killed run left there
+        if path:  # what a killed run left there
             remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
     results, stopped = [], None
     with open_source(args.source) as source, contextlib.ExitStack() as outputs:
         frames = iter(source)
         first = next(frames)
         box = clip_box(select_box(first) if args.select else parse_bbox(args.bbox), first.shape)
-        tracker = SiamFCTracker.from_files(args.config, args.weights, args.device)
+        tracker = outputs.enter_context(build_tracker(args.config, args.weights, args.device))
         interrupted = outputs.enter_context(stop_flag())
         # Both outputs are opened before tracking, so an unwritable path fails now rather than after
         # the whole video; they are kept when tracking ends or stops, and deleted if something breaks.
@@ -139,14 +155,10 @@ def track(args):
         window = Window() if args.show else None
         progress = Progress("tracking", source.count)
         trail = collections.deque(maxlen=TRAIL)
-        frame = first
         try:
-            while frame is not None and not interrupted:
-                if results:
-                    b, score = tracker.update(frame)
-                    lost = tracker.lost
-                else:
-                    b, score, lost = np.asarray(tracker.init(frame, box)), 1.0, False
+            for b, score, lost, _, frame in steps(tracker, itertools.chain([first], frames), box):
+                if interrupted:
+                    break
                 results.append((b, score, lost))
                 trail.append((b[0] + b[2] / 2, b[1] + b[3] / 2))
                 if writer or window:
@@ -157,7 +169,6 @@ def track(args):
                     if window and not window.show(picture):
                         break
                 progress.update(note="  LOST" if lost else "")
-                frame = next(frames, None)
         except UserError as e:  # the video stopped decoding: keep what was tracked
             stopped = str(e)
         finally:
@@ -178,8 +189,16 @@ def track(args):
 def demo_args():
     with open(os.path.splitext(DEMO)[0] + ".txt") as f:
         bbox = f.read().strip()
-    return ["track", DEMO, "--bbox", bbox, "--output", os.path.join("runs", "demo", "bunny_tracked.mp4"),
-            "--boxes", os.path.join("runs", "demo", "bunny_tracked.txt")]
+    return [
+        "track",
+        DEMO,
+        "--bbox",
+        bbox,
+        "--output",
+        os.path.join("runs", "demo", "bunny_tracked.mp4"),
+        "--boxes",
+        os.path.join("runs", "demo", "bunny_tracked.txt"),
+    ]
 
 
 def parser():
@@ -190,8 +209,9 @@ def parser():
     t = sub.add_parser("track", help="track one object through a video, a folder of frames or a camera")
     t.add_argument("source", help="video file, folder of frames (sorted by name) or camera index")
     pick = t.add_mutually_exclusive_group(required=True)
-    pick.add_argument("--bbox", help="the target in the first frame: X,Y,W,H in pixels "
-                      "(write --bbox=X,Y,W,H when X is negative)")
+    pick.add_argument(
+        "--bbox", help="the target in the first frame: X,Y,W,H in pixels (write --bbox=X,Y,W,H when X is negative)"
+    )
     pick.add_argument("--select", action="store_true", help="draw the box on the first frame")
     t.add_argument("--output", help="annotated video to write (.mp4, H.264)")
     t.add_argument("--boxes", help="boxes to write: .txt (x,y,w,h per frame) or .json (with scores)")
@@ -201,19 +221,26 @@ def parser():
 
     b = sub.add_parser("benchmark", help="run trackers over a dataset and report the standard metrics")
     from .benchmark import add_arguments
+
     add_arguments(b)
 
     r = sub.add_parser("train", help="train the network on sequences and still images")
-    r.add_argument("--config", default=os.path.join(CONFIG_DIR, "train.yaml"),
-                   help="training config: a YAML file or a shipped config's name")
+    r.add_argument(
+        "--config",
+        default=os.path.join(CONFIG_DIR, "train.yaml"),
+        help="training config: a YAML file or a shipped config's name",
+    )
     r.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the config's out")
     r.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
     return p
 
 
 def add_model_arguments(p):
-    p.add_argument("--config", help=f"tracker config: a YAML file or a shipped config's name, one of "
-                   f"{', '.join(shipped_configs())} (default siamfc)")
+    p.add_argument(
+        "--config",
+        help=f"tracker config: a YAML file or a shipped config's name, one of "
+        f"{', '.join(shipped_configs())} (default siamfc)",
+    )
     p.add_argument("--weights", help="weights file (default: the config's, shipped in tracker/weights/)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
 
@@ -225,11 +252,11 @@ def main(argv=None):
         # file opened would take descriptor 2, where libraries write their warnings.
         sys.stderr = open(os.devnull, "w")
     try:
-        with on_stop_signals(signal.default_int_handler):   # kill and hang-up stop a command as Ctrl-C does
+        with on_stop_signals(signal.default_int_handler):  # kill and hang-up stop a command as Ctrl-C does
             return run(parser().parse_args(argv or demo_args()))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return USER_ERROR_EXIT
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -240,7 +267,7 @@ def main(argv=None):
             raise
         # Each output was written under a temporary name, deleted now: none is left half-written.
         print(f"error: the disk is full ({e.strerror}); free some space and run the command again", file=sys.stderr)
-        return 2
+        return USER_ERROR_EXIT
     return 0
 
 
@@ -252,8 +279,10 @@ def run(args):
         track(args)
     elif args.command == "benchmark":
         from .benchmark import main as benchmark
+
         return benchmark(args)
     else:
         from .train import train
+
         train(args.config, args.resume, args.device)
     return 0

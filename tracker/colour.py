@@ -5,6 +5,7 @@ the colours that set this target apart from its own search region are cheap to l
 pick between such peaks. Coordinates are continuous pixels of a square search crop; the model
 sees every `step`-th pixel of it: colour statistics need no finer grain, and that is a quarter of the pixels.
 """
+
 import cv2
 import numpy as np
 
@@ -23,8 +24,9 @@ def box_slices(center, size, shape):
 def histograms(img, center, size, bins):
     """Normalised colour histograms (`bins` levels per channel, indexed by the image's channels in
     order) of the box (foreground) and of the rest of the image (background)."""
-    fg = cv2.calcHist([np.ascontiguousarray(img[box_slices(center, size, img.shape)])], [0, 1, 2], None,
-                      [bins] * 3, RANGES)
+    fg = cv2.calcHist(
+        [np.ascontiguousarray(img[box_slices(center, size, img.shape)])], [0, 1, 2], None, [bins] * 3, RANGES
+    )
     bg = cv2.calcHist([img], [0, 1, 2], None, [bins] * 3, RANGES) - fg
     return fg / max(fg.sum(), 1), bg / max(bg.sum(), 1)
 
@@ -52,13 +54,16 @@ class ColourModel:
         if self.step == 1:
             np.copyto(self.pixels, crop)
             return self.pixels
-        return cv2.warpAffine(crop, self.every_step, self.pixels.shape[1::-1], self.pixels,
-                              flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+        return cv2.warpAffine(
+            crop, self.every_step, self.pixels.shape[1::-1], self.pixels, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        )
 
     def to_model(self, center, *sizes):
         # Model pixel j is crop pixel step * j, whose centre is at crop coordinate step * j + 0.5.
-        return ((np.asarray(center, np.float64) - 0.5) / self.step + 0.5,
-                *(np.asarray(s, np.float64) / self.step for s in sizes))
+        return (
+            (np.asarray(center, np.float64) - 0.5) / self.step + 0.5,
+            *(np.asarray(s, np.float64) / self.step for s in sizes),
+        )
 
     def score_map(self, img, crop_size, size, reach, out_size):
         """Mean target likelihood inside a `size` box centred at each offset from the crop's centre
@@ -74,8 +79,13 @@ class ColourModel:
         a = 2 * reach / (out_size - 1) / self.step
         b = self.to_model((crop_size / 2 - reach,) * 2)[0][0] - 0.5
         m = np.array([[a, 0, b], [0, a, b]])
-        return cv2.warpAffine(mean, m, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            mean,
+            m,
+            (out_size, out_size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
 
     def update(self, img, center, size, rate):
         fg, bg = histograms(img, *self.to_model(center, size), self.bins)

@@ -1,4 +1,5 @@
 """YAML parameters, checked against the defaults: every key and type is known up front."""
+
 import copy
 import functools
 import operator
@@ -7,7 +8,6 @@ import os
 import yaml
 
 from .errors import UserError
-
 
 
 def shipped(name):
@@ -32,6 +32,7 @@ def resolve(path):
         return os.path.join(CONFIG_DIR, name)
     return path
 
+
 def merge(defaults, given, path, where, choices):
     """`defaults` overridden by `given`; unknown keys and wrong types are errors naming the key.
     `choices` maps key paths, e.g. ("model", "backbone"), to the values allowed there."""
@@ -39,8 +40,7 @@ def merge(defaults, given, path, where, choices):
     for key, value in (given or {}).items():
         name = ".".join(path + (key,))
         if key not in defaults:
-            raise UserError(f"unknown config key '{name}' in {where}; known keys here: "
-                            f"{', '.join(sorted(defaults))}")
+            raise UserError(f"unknown config key '{name}' in {where}; known keys here: {', '.join(sorted(defaults))}")
         default = defaults[key]
         if isinstance(default, dict):
             if not isinstance(value, dict):
@@ -66,20 +66,19 @@ def check_value(name, value, default, choices, where):
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        raise UserError(f"config key '{name}' in {where} is {value!r}; expected a {type(default).__name__} "
-                        f"like {default!r}")
+        raise UserError(
+            f"config key '{name}' in {where} is {value!r}; expected a {type(default).__name__} like {default!r}"
+        )
     return value
 
 
-def load_config(path, defaults, choices=None, rules=()):
-    """Defaults overridden by the YAML file at `path` (None: the defaults alone); `choices` as for
-    merge, `rules` as for check_rules."""
-    if path is None:
-        return copy.deepcopy(defaults)
+def read_yaml(path):
+    """The mapping in the YAML file at `path`, or a UserError naming the file and what is wrong."""
     path = resolve(path)
     if not os.path.isfile(path):
-        raise UserError(f"config file not found: {path}; give a path or a shipped config's name: "
-                        f"{', '.join(shipped_configs())}")
+        raise UserError(
+            f"config file not found: {path}; give a path or a shipped config's name: {', '.join(shipped_configs())}"
+        )
     try:
         with open(path) as f:
             given = yaml.safe_load(f)
@@ -89,8 +88,16 @@ def load_config(path, defaults, choices=None, rules=()):
         raise UserError(f"config file {path}{at} is not valid YAML; fix the syntax") from None
     if given is not None and not isinstance(given, dict):
         raise UserError(f"config file {path} must be a mapping of keys to values")
-    cfg = merge(defaults, given, (), path, choices or {})
-    check_rules(cfg, rules, path)
+    return given or {}
+
+
+def load_config(path, defaults, choices=None, rules=()):
+    """Defaults overridden by the YAML file at `path` (None: the defaults alone); `choices` as for
+    merge, `rules` as for check_rules."""
+    if path is None:
+        return copy.deepcopy(defaults)
+    cfg = merge(defaults, read_yaml(path), (), resolve(path), choices or {})
+    check_rules(cfg, rules, resolve(path))
     return cfg
 
 
@@ -112,7 +119,7 @@ def check_rules(cfg, rules, where):
         values = [functools.reduce(operator.getitem, key.split("."), cfg) for key in keys]
         try:
             ok = test(*values)
-        except TypeError:   # a null where a number belongs
+        except TypeError:  # a null where a number belongs
             ok = False
         if not ok:
             others = "".join(f" (with {key} {value!r})" for key, value in zip(keys[1:], values[1:]))

@@ -4,6 +4,7 @@ Each video is decoded once and each target cropped to CROP px around it (the sea
 margin for shift jitter), JPEG-compressed, one .npz per sequence or image set. A killed build
 resumes at the first missing file.
 """
+
 import glob
 import json
 import math
@@ -19,8 +20,8 @@ from .geometry import context_size, crop
 from .progress import Progress
 
 EXEMPLAR, INSTANCE = 127, 255
-CROP = 271          # INSTANCE plus 8 px each side, so shifted search crops rarely need padding
-MIN_SIDE = 8        # boxes smaller than this in either side carry too little appearance to learn from
+CROP = 271  # INSTANCE plus 8 px each side, so shifted search crops rarely need padding
+MIN_SIDE = 8  # boxes smaller than this in either side carry too little appearance to learn from
 
 
 def target_crop(frame, box, context):
@@ -34,8 +35,13 @@ def save_group(path, crops, frames, still, quality=90):
     offsets = np.cumsum([0] + [len(e) for e in encoded])
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, data=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
-                     offsets=offsets, frames=np.asarray(frames, dtype=np.int64), still=still)
+            np.savez(
+                f,
+                data=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
+                offsets=offsets,
+                frames=np.asarray(frames, dtype=np.int64),
+                still=still,
+            )
 
 
 def usable(box):
@@ -45,10 +51,15 @@ def usable(box):
 def sequence_jobs(root, split, frame_stride):
     # Imported here so that training from a built cache needs no video decoder (PyAV).
     from .sequences import load_dataset
+
     for seq in load_dataset(root, "video", split):
         keep = [i for i, b in enumerate(seq.boxes) if usable(b)][::frame_stride]
-        yield seq.name, len(keep), False, lambda seq=seq, keep=set(keep): (
-            (i, f, seq.boxes[i]) for i, f in enumerate(seq.frames()) if i in keep)
+        yield (
+            seq.name,
+            len(keep),
+            False,
+            lambda seq=seq, keep=set(keep): ((i, f, seq.boxes[i]) for i, f in enumerate(seq.frames()) if i in keep),
+        )
 
 
 def image_jobs(root, max_set_boxes):
@@ -59,11 +70,12 @@ def image_jobs(root, max_set_boxes):
         items = [(os.path.join(folder, r["file"]), b) for r in records for b in r["boxes"] if usable(b)]
         if max_set_boxes and len(items) > max_set_boxes:
             # One big set (thousands of small fish) would otherwise outweigh all the others.
-            items = items[::math.ceil(len(items) / max_set_boxes)]
+            items = items[:: math.ceil(len(items) / max_set_boxes)]
 
         def crops(items=items):
             for k, (path, box) in enumerate(items):
                 yield k, cv2.imread(path, cv2.IMREAD_COLOR), np.asarray(box, dtype=np.float64)
+
         # A still box pairs only with itself: the two views come from augmentation.
         yield "images_" + os.path.basename(folder), len(items), True, crops
 
@@ -79,8 +91,10 @@ def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, 
     if not os.path.isdir(root):
         paths = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
         if not paths:
-            raise UserError(f"training data folder not found: {root}, and no cached crops in {cache_dir}; "
-                            "set data.root in the train config")
+            raise UserError(
+                f"training data folder not found: {root}, and no cached crops in {cache_dir}; "
+                "set data.root in the train config"
+            )
         print(f"{root} not found: training on the {len(paths)} cached groups in {cache_dir}", file=sys.stderr)
         return paths
     jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root, max_set_boxes)) if images else [])

@@ -3,6 +3,7 @@
 OpenCV's own windows when the build has them (the headless wheel doesn't), otherwise
 an interactive matplotlib backend.
 """
+
 import os
 import re
 import sys
@@ -60,8 +61,9 @@ def select_box(frame, title="drag a box round the target, then press Enter"):
         box = (x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0)
     box = tuple(float(round(v)) for v in box)  # a drag means whole pixels
     if box[2] < 1 or box[3] < 1:
-        raise UserError(f"no box was selected; drag a rectangle round the target and press Enter, "
-                        f"or {INSTEAD['select']}")
+        raise UserError(
+            f"no box was selected; drag a rectangle round the target and press Enter, or {INSTEAD['select']}"
+        )
     return box
 
 

@@ -5,6 +5,7 @@ the channels_last layout that xcorr_one's matrix product reads without a copy.
 On a CPU thread ONNX Runtime runs the light backbone's search branch about twice as fast as torch
 (it lays channels out in blocks and fuses each convolution with its ReLU); torch runs it on a GPU.
 """
+
 import contextlib
 import hashlib
 import importlib.metadata
@@ -62,8 +63,10 @@ class _FromCrops(nn.Module):
 def needs(package):
     # Imported only here, so that the torch engine runs without them.
     if importlib.util.find_spec(package) is None:
-        raise UserError(f"the onnxruntime engine needs the {package} package, which is not installed; "
-                        "pip install onnxruntime onnx, or set tracking.engine: torch in the config")
+        raise UserError(
+            f"the onnxruntime engine needs the {package} package, which is not installed; "
+            "pip install onnxruntime onnx, or set tracking.engine: torch in the config"
+        )
 
 
 def onnx_session(graph, threads, **options):
@@ -71,6 +74,7 @@ def onnx_session(graph, threads, **options):
     other SessionOptions attributes given."""
     needs("onnxruntime")
     import onnxruntime
+
     settings = onnxruntime.SessionOptions()
     settings.intra_op_num_threads = threads
     settings.inter_op_num_threads = 1
@@ -99,8 +103,8 @@ def onnx_graph(module, shape):
     The cache key covers all the export depends on (weights, layers, shape, torch's and onnx's
     versions), and each file carries its own checksum: a stale or damaged graph is exported anew.
     """
-    needs("onnx")   # torch's exporter writes with it
-    versions = torch.__version__, importlib.metadata.version("onnx")   # importing onnx would take a second
+    needs("onnx")  # torch's exporter writes with it
+    versions = torch.__version__, importlib.metadata.version("onnx")  # importing onnx would take a second
     key = hashlib.sha256(repr((str(module), tuple(shape), versions)).encode())
     for tensor in module.state_dict().values():
         key.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -108,10 +112,10 @@ def onnx_graph(module, shape):
     graph = read_verified(path)
     if graph is None:
         buf = io.BytesIO()
-        with warnings.catch_warnings():   # the exporter's notes on its own deprecations
+        with warnings.catch_warnings():  # the exporter's notes on its own deprecations
             warnings.simplefilter("ignore")
             torch.onnx.export(module, torch.zeros(*shape, dtype=torch.uint8), buf, dynamo=False, input_names=["crops"])
         graph = buf.getvalue()
-        with contextlib.suppress(UserError, OSError):   # a cache that can't be written only costs time
+        with contextlib.suppress(UserError, OSError):  # a cache that can't be written only costs time
             write_verified(path, graph)
     return graph

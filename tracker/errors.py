@@ -1,6 +1,10 @@
 """The one exception type the command line turns into a one-line message."""
+
 import os
 import sys
+
+# The exit code of a command or script that a UserError stopped (argparse's for bad arguments).
+USER_ERROR_EXIT = 2
 
 
 class UserError(Exception):
@@ -18,6 +22,7 @@ def run_script(main):
     try:
         main()
     except UserError as e:
-        sys.exit(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT)
     except BrokenPipeError:
         stdout_closed()

@@ -1,4 +1,5 @@
 """Files appear whole or not at all: write to a temporary name, rename when complete."""
+
 import contextlib
 import hashlib
 import json
@@ -61,13 +62,13 @@ def remove_stale_temporaries(folder):
 
 def running(pid):
     """Whether process `pid` exists; yes where that can't be asked."""
-    if os.name != "posix":   # there os.kill(pid, 0) would end the process
+    if os.name != "posix":  # there os.kill(pid, 0) would end the process
         return True
     try:
-        os.kill(pid, 0)   # signal 0 only asks whether it exists
+        os.kill(pid, 0)  # signal 0 only asks whether it exists
     except ProcessLookupError:
         return False
-    except PermissionError:   # it exists, under another user
+    except PermissionError:  # it exists, under another user
         pass
     return True
 
@@ -110,5 +111,6 @@ def read_verified(path):
 def cache_dir(*parts):
     """Where siamtrack keeps what it can rebuild: $SIAMTRACK_CACHE, else the user's cache folder."""
     base = os.environ.get("SIAMTRACK_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "siamtrack")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "siamtrack"
+    )
     return os.path.join(base, *parts)

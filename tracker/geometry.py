@@ -3,6 +3,7 @@
 Boxes are x, y, w, h in continuous pixel coordinates: pixel (i, j) covers [i, i+1) x [j, j+1),
 so a box's centre is (x + w/2, y + h/2) and the first pixel's centre is (0.5, 0.5).
 """
+
 import cv2
 import numpy as np
 
@@ -64,8 +65,15 @@ def warp_square(frame, center, side, out_size, fill, out=None):
     outside the frame take `fill`. `out`, an out_size x out_size uint8 array with the frame's
     channels, receives it if given."""
     m = crop_matrix(center, side, out_size)
-    return cv2.warpAffine(frame, m, (out_size, out_size), out, flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in fill))
+    return cv2.warpAffine(
+        frame,
+        m,
+        (out_size, out_size),
+        out,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=tuple(float(v) for v in fill),
+    )
 
 
 def crop(frame, center, side, out_size, fill, out=None):

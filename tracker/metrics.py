@@ -4,12 +4,18 @@ Boxes are x, y, w, h in continuous coordinates (area = w * h, no +1 as in old Ma
 toolkits' +1 cancels out of IoU and centre offsets). Which frames count, and how, is each
 benchmark's protocol: see protocols.py.
 """
+
 import numpy as np
 
 THRESHOLDS_IOU = np.linspace(0, 1, 21)
 THRESHOLDS_PX = np.arange(0, 51)
 # Divided, not stepped, so that entry 20 is exactly 0.2: the value the toolkits report.
 THRESHOLDS_NORM = np.arange(0, 51) / 100
+# Where the thresholds the toolkits report precision at lie in both lists: 20 px (P@20) and 0.2 of
+# the target's size.
+REPORTED = 20
+# The one-pass figures of a run, as results.json and compare.py name them.
+METRICS = ("auc", "precision", "norm_precision", "ao", "sr50", "sr75")
 
 
 def iou(a, b):
@@ -73,8 +79,8 @@ def summary(ious, errors, norm_errors):
     sr50, sr75 = _fraction(ious[:, None] > np.array([0.5, 0.75]))
     return {
         "auc": float(success.mean()),
-        "precision": float(precision[20]),
-        "norm_precision": float(norm_precision[20]),
+        "precision": float(precision[REPORTED]),
+        "norm_precision": float(norm_precision[REPORTED]),
         "ao": float(ious.mean()) if len(ious) else np.nan,
         "sr50": float(sr50),
         "sr75": float(sr75),
@@ -135,7 +141,7 @@ def eao_curve(fragments):
     padded = np.zeros((len(fragments), length))
     counts = np.zeros((len(fragments), length), bool)
     for row, (overlaps, failed) in enumerate(fragments):
-        padded[row, :len(overlaps)] = overlaps
+        padded[row, : len(overlaps)] = overlaps
         counts[row] = True if failed else np.arange(length) < len(overlaps)
     average = np.cumsum(padded, axis=1) / np.arange(1, length + 1)
     return (average * counts).sum(axis=0) / counts.sum(axis=0)
@@ -147,7 +153,7 @@ def eao(fragments, interval=None):
     one we take the whole range 1..L, L being the longest fragment."""
     curve = eao_curve(fragments)
     low, high = interval or (1, len(curve))
-    return float(curve[low - 1:high].mean())
+    return float(curve[low - 1 : high].mean())
 
 
 def paired_difference(a, b, margin=0.01):
@@ -160,5 +166,10 @@ def paired_difference(a, b, margin=0.01):
     names = sorted(set(a) & set(b))
     d = np.array([b[n] - a[n] for n in names], float)
     se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-    return {"mean": float(d.mean()) if len(d) else float("nan"), "se": float(se), "sequences": len(d),
-            "better": int(np.sum(d > margin)), "worse": int(np.sum(d < -margin))}
+    return {
+        "mean": float(d.mean()) if len(d) else float("nan"),
+        "se": float(se),
+        "sequences": len(d),
+        "better": int(np.sum(d > margin)),
+        "worse": int(np.sum(d < -margin)),
+    }

@@ -1,4 +1,5 @@
 """The siamese network: one backbone for both branches, a cross-correlation head."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,11 +16,14 @@ def alexnet(width=1.0):
     """SiamFC's AlexNet (Bertinetto et al. 2016): 127 px -> 6x6, 255 px -> 22x22."""
     c = [int(round(n * width)) for n in (96, 256, 384, 384, 256)]
     return nn.Sequential(
-        *conv_bn(3, c[0], 11, 2), nn.MaxPool2d(3, 2),
-        *conv_bn(c[0], c[1], 5, groups=2), nn.MaxPool2d(3, 2),
+        *conv_bn(3, c[0], 11, 2),
+        nn.MaxPool2d(3, 2),
+        *conv_bn(c[0], c[1], 5, groups=2),
+        nn.MaxPool2d(3, 2),
         *conv_bn(c[1], c[2], 3),
         *conv_bn(c[2], c[3], 3, groups=2),
-        nn.Conv2d(c[3], c[4], 3, groups=2))
+        nn.Conv2d(c[3], c[4], 3, groups=2),
+    )
 
 
 def separable(cin, cout, stride=1):
@@ -41,7 +45,8 @@ def light(width=1.0):
         *separable(c[2], c[2]),
         *separable(c[2], c[3]),
         *separable(c[3], c[3]),
-        nn.Conv2d(c[3], c[3], 1))
+        nn.Conv2d(c[3], c[3], 1),
+    )
 
 
 # MobileNetV1's blocks after its first convolution (Howard et al. 2017), as (channels at width 1,
@@ -62,8 +67,12 @@ def mobilenet_v1(width=0.5, blocks=7):
     layers = [nn.Conv2d(3, c, 3, 2), nn.ReLU6(inplace=True)]
     for cout, stride, dilation in MOBILENET_V1_BLOCKS[:blocks]:
         cout = int(cout * width)
-        layers += [nn.Conv2d(c, c, 3, stride, dilation=dilation, groups=c), nn.ReLU6(inplace=True),
-                   nn.Conv2d(c, cout, 1), nn.ReLU6(inplace=True)]
+        layers += [
+            nn.Conv2d(c, c, 3, stride, dilation=dilation, groups=c),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(c, cout, 1),
+            nn.ReLU6(inplace=True),
+        ]
         c = cout
     return nn.Sequential(*layers, *conv_bn(c, c, 1, relu=False))
 
@@ -120,8 +129,7 @@ def xcorr_one(z, x):
 
 def ends_in_pointwise(backbone):
     last = backbone[-1]
-    return (isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1) and last.stride == (1, 1)
-            and last.groups == 1)
+    return isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1) and last.stride == (1, 1) and last.groups == 1
 
 
 def search_branch(backbone):
@@ -149,6 +157,7 @@ def fold_last_conv(backbone, z):
 def plain_layers(backbone):
     """The layers of a Sequential as plain functions, for inference: the same outputs without
     nn.Module's call machinery, which costs ~1 ms a frame over the light backbone's 2 x 21 calls."""
+
     def plain(m):
         if isinstance(m, nn.Conv2d) and m.padding_mode == "zeros":
             w, b, stride, padding, dilation, groups = m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups
@@ -156,6 +165,7 @@ def plain_layers(backbone):
         if isinstance(m, nn.ReLU):
             return torch.relu_ if m.inplace else torch.relu
         return m
+
     return [plain(m) for m in backbone]
 
 

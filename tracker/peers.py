@@ -1,4 +1,5 @@
 """OpenCV's trackers behind the interface of ours, so the benchmark can run them side by side."""
+
 import functools
 import hashlib
 import json
@@ -8,6 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import UserError
+from .interface import Tracker
 
 PEERS = ("csrt", "kcf", "mil", "mosse", "nano", "vit")
 # Only these report a confidence; the others' getTrackingScore() answers -1.
@@ -15,6 +17,11 @@ SCORED = ("nano", "vit")
 TRACKERS = ("siamfc",) + PEERS
 # Relative to the working directory, like every other path the user gives.
 DEFAULT_PEER_MODELS = os.path.join("..", "shared", "models")
+
+
+def quiet_opencv():
+    # OpenCV's DNN warns on every Nano/Vit tracker it builds that it ignores the compute target.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 class PeerUnavailable(UserError):
@@ -29,9 +36,22 @@ def _model_file(folder, name):
 
 
 # Our tracker's boxes depend on its code too: a benchmark run after any of these changed is run again.
-TRACKING_SOURCES = tuple(os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
-                         for f in ("siamfc.py", "colour.py", "engine.py", "geometry.py", "model.py", "video.py",
-                                   "weights.py"))
+TRACKING_SOURCES = tuple(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
+    for f in (
+        "siamfc.py",
+        "build.py",
+        "params.py",
+        "interface.py",
+        "pixels.py",
+        "colour.py",
+        "engine.py",
+        "geometry.py",
+        "model.py",
+        "video.py",
+        "weights.py",
+    )
+)
 MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}
 
 
@@ -58,7 +78,7 @@ _BUILDERS = {
 }
 
 
-class PeerTracker:
+class PeerTracker(Tracker):
     """An OpenCV tracker that answers like ours: a float box, a score, and `lost`."""
 
     def __init__(self, name, create):
@@ -100,12 +120,15 @@ def make_peer(name, peer_models=None):
     try:
         create()  # so that a peer which cannot be built fails here, not on the first frame
     except AttributeError:
-        raise PeerUnavailable(f"OpenCV {cv2.__version__} here has no {name} tracker; "
-                              "install opencv-contrib-python-headless>=4.10") from None
+        raise PeerUnavailable(
+            f"OpenCV {cv2.__version__} here has no {name} tracker; install opencv-contrib-python-headless>=4.10"
+        ) from None
     except cv2.error as e:
         detail = str(e).strip().splitlines()[-1]
-        raise PeerUnavailable(f"OpenCV could not load the {name} model from {folder} ({detail}); "
-                              "pass --peer-models DIR holding intact model files") from None
+        raise PeerUnavailable(
+            f"OpenCV could not load the {name} model from {folder} ({detail}); "
+            "pass --peer-models DIR holding intact model files"
+        ) from None
     return PeerTracker(name, create)
 
 
@@ -114,8 +137,9 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
     `tracking` overrides keys of our config's tracking section."""
     if name == "siamfc":
         # Imported here so that runs of the peers alone never load torch.
-        from .siamfc import SiamFCTracker
-        return SiamFCTracker.from_files(config, weights, device, tracking)
+        from .build import build_tracker
+
+        return build_tracker(config, weights, device, tracking)
     if name not in _BUILDERS:
         raise UserError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
     return make_peer(name, peer_models)
@@ -132,8 +156,10 @@ def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
     h = hashlib.sha256(f"{name} opencv {cv2.__version__}".encode())
     if name == "siamfc":
         import torch
-        from .siamfc import load_params
+
+        from .params import load_params
         from .weights import resolve
+
         params = load_params(config)
         h.update(json.dumps([params, device, torch.__version__], sort_keys=True).encode())
         files = [resolve(weights or params["weights"]), *TRACKING_SOURCES]

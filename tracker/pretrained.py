@@ -3,6 +3,7 @@
 Only training needs this (and the `tflite` package, the `train` extra): the weights it derives are
 saved in the project's own .pt files, which the tracker loads without it.
 """
+
 import os
 
 import numpy as np
@@ -37,7 +38,7 @@ def read_convolutions(path):
     try:
         import tflite
     except ImportError:
-        raise UserError("reading a .tflite file needs the tflite package; pip install -e \".[train]\"") from None
+        raise UserError('reading a .tflite file needs the tflite package; pip install -e ".[train]"') from None
     if not os.path.isfile(path):
         raise UserError(f"pretrained file not found: {path}; see ../shared/models/README.md")
     with open(path, "rb") as f:
@@ -55,11 +56,16 @@ def read_convolutions(path):
             depthwise = kind == tflite.BuiltinOperator.DEPTHWISE_CONV_2D
             options = tflite.DepthwiseConv2DOptions() if depthwise else tflite.Conv2DOptions()
             options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
-            w = _tensor(model, graph, op.Inputs(1))   # OHWI; depthwise: 1HWC
+            w = _tensor(model, graph, op.Inputs(1))  # OHWI; depthwise: 1HWC
             w = w.transpose(3, 0, 1, 2) if depthwise else w.transpose(0, 3, 1, 2)
-            layers.append({"weight": torch.from_numpy(np.ascontiguousarray(w)),
-                           "bias": torch.from_numpy(_tensor(model, graph, op.Inputs(2))),
-                           "stride": options.StrideH(), "depthwise": depthwise})
+            layers.append(
+                {
+                    "weight": torch.from_numpy(np.ascontiguousarray(w)),
+                    "bias": torch.from_numpy(_tensor(model, graph, op.Inputs(2))),
+                    "stride": options.StrideH(),
+                    "depthwise": depthwise,
+                }
+            )
     except Exception as e:  # a flatbuffer of another schema fails in many ways
         raise UserError(f"{path} is not a TFLite MobileNet this reader understands ({type(e).__name__})") from None
     if not layers:

@@ -1,4 +1,5 @@
 """One status line on stderr for long work: count, rate and time left."""
+
 import sys
 import time
 

@@ -14,6 +14,7 @@ They agree on the formulas (metrics.py) and differ in four rules:
 
 VOT's one-pass figures follow OTB's rules; its own figures are the supervised run's.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,30 +25,46 @@ from .metrics import aggregate, center_error, clip_to_image, iou, normalized_cen
 @dataclass(frozen=True)
 class Protocol:
     init_scored: bool  # the init frame is scored with the given box, else left out
-    absent: str        # frames without the target: "skip" (left out), "miss", or "uav" (success miss, precision hit)
-    clip: bool         # boxes cut to the image before IoU
-    pooled: bool       # overall figures over all frames pooled, else the mean over sequences
-    note: str          # the rules in words, for the report
+    absent: str  # frames without the target: "skip" (left out), "miss", or "uav" (success miss, precision hit)
+    clip: bool  # boxes cut to the image before IoU
+    pooled: bool  # overall figures over all frames pooled, else the mean over sequences
+    note: str  # the rules in words, for the report
 
 
-_OTB = ("The init frame is scored with the given box; frames without the target are left out; figures are means "
-        "over sequences.")
+_OTB = (
+    "The init frame is scored with the given box; frames without the target are left out; figures are means "
+    "over sequences."
+)
 PROTOCOLS = {
     "otb": Protocol(True, "skip", False, False, "OTB toolkit rules. " + _OTB),
-    "uav123": Protocol(True, "uav", False, False,
-                       "UAV123 toolkit rules. The init frame is scored with the given box; a frame without the target "
-                       "is a miss in success and a hit in precision; figures are means over sequences."),
-    "lasot": Protocol(True, "miss", False, False,
-                      "LaSOT toolkit rules. The init frame is scored with the given box; a frame without the target "
-                      "is a miss in every curve; figures are means over sequences."),
-    "got10k": Protocol(False, "skip", True, True,
-                       "GOT-10k toolkit rules. The init frame and frames without the target are left out; both boxes "
-                       "are cut to the image before IoU; figures are over the frames of all sequences pooled."),
+    "uav123": Protocol(
+        True,
+        "uav",
+        False,
+        False,
+        "UAV123 toolkit rules. The init frame is scored with the given box; a frame without the target "
+        "is a miss in success and a hit in precision; figures are means over sequences.",
+    ),
+    "lasot": Protocol(
+        True,
+        "miss",
+        False,
+        False,
+        "LaSOT toolkit rules. The init frame is scored with the given box; a frame without the target "
+        "is a miss in every curve; figures are means over sequences.",
+    ),
+    "got10k": Protocol(
+        False,
+        "skip",
+        True,
+        True,
+        "GOT-10k toolkit rules. The init frame and frames without the target are left out; both boxes "
+        "are cut to the image before IoU; figures are over the frames of all sequences pooled.",
+    ),
     "vot": Protocol(True, "skip", False, False, "One-pass figures under OTB toolkit rules. " + _OTB),
 }
 # The protocol of each dataset layout (sequences.LAYOUTS); our own video layout is scored as OTB.
-LAYOUT_PROTOCOL = {"otb": "otb", "video": "otb", "uav123": "uav123", "lasot": "lasot", "got10k": "got10k",
-                   "vot": "vot"}
+LAYOUT_PROTOCOL = {"otb": "otb", "video": "otb", "uav123": "uav123", "lasot": "lasot", "got10k": "got10k", "vot": "vot"}
 
 
 def frame_scores(pred, gt, absent, protocol, image_size=None):

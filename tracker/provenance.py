@@ -1,5 +1,6 @@
 """What a benchmark's figures were made from, written beside them: two results files that differ in
 any of it are not comparable figure for figure."""
+
 import hashlib
 import os
 import platform
@@ -22,7 +23,8 @@ def cpu_model():
 
 
 def versions():
-    import cv2   # OpenCV's version is its module's: its distribution has several names
+    import cv2  # OpenCV's version is its module's: its distribution has several names
+
     found = {"python": platform.python_version(), "siamtrack": __version__, "opencv": cv2.__version__}
     for package in ("numpy", "torch", "onnxruntime"):
         try:
@@ -54,12 +56,16 @@ def tracker_files(name, config=None, weights=None, peer_models=None):
     """The files tracker `name` was built from, with their hashes: ours its config and weights, a peer its models."""
     if name == "siamfc":
         from .config import resolve as resolve_config
-        from .siamfc import DEFAULT_CONFIG, load_params
+        from .params import DEFAULT_CONFIG, load_params
         from .weights import resolve as resolve_weights
+
         config_path = resolve_config(config) if config else DEFAULT_CONFIG
         weights_path = resolve_weights(weights or load_params(config)["weights"])
-        return {"config": os.path.abspath(config_path), "weights": os.path.abspath(weights_path),
-                "weights_sha256": file_sha256(weights_path)}
+        return {
+            "config": os.path.abspath(config_path),
+            "weights": os.path.abspath(weights_path),
+            "weights_sha256": file_sha256(weights_path),
+        }
     paths = [os.path.join(_models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
     return {"models": {os.path.abspath(p): file_sha256(p) for p in paths}} if paths else {}
 
@@ -76,7 +82,8 @@ def provenance(dataset, fmt, split, protocol, sequences, setups, options):
         "sequences": len(sequences),
         "ground_truth_sha256": ground_truth_sha256(sequences),
         "protocol": protocol,
-        "trackers": {name: {"setup": setup, **tracker_files(name, options["config"], options["weights"],
-                                                             options["peer_models"])}
-                     for name, setup in setups.items()},
+        "trackers": {
+            name: {"setup": setup, **tracker_files(name, options["config"], options["weights"], options["peer_models"])}
+            for name, setup in setups.items()
+        },
     }

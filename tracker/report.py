@@ -1,27 +1,35 @@
 """The benchmark's readable outputs: a markdown report and OTB-style success, precision and
 normalised precision plots, each as PNG and PDF."""
+
 import os
 
+from . import markdown
 from .fileio import atomic_path, atomic_write
 from .metrics import THRESHOLDS_IOU, THRESHOLDS_NORM, THRESHOLDS_PX
 from .protocols import PROTOCOLS
 
 # (header, key in results, decimals)
-COLUMNS = [("AUC", "auc", 3), ("P@20", "precision", 3), ("norm P@0.2", "norm_precision", 3), ("AO", "ao", 3),
-           ("SR50", "sr50", 3), ("SR75", "sr75", 3), ("fps", "fps", 1), ("frames", "frames", 0)]
-VOT_COLUMNS = [("accuracy", "accuracy", 3), ("robustness", "robustness", 3), ("EAO", "eao", 3),
-               ("failures", "failures", 0)]
+COLUMNS = [
+    ("AUC", "auc", 3),
+    ("P@20", "precision", 3),
+    ("norm P@0.2", "norm_precision", 3),
+    ("AO", "ao", 3),
+    ("SR50", "sr50", 3),
+    ("SR75", "sr75", 3),
+    ("fps", "fps", 1),
+    ("frames", "frames", 0),
+]
+VOT_COLUMNS = [
+    ("accuracy", "accuracy", 3),
+    ("robustness", "robustness", 3),
+    ("EAO", "eao", 3),
+    ("failures", "failures", 0),
+]
 
 
 def ranked(results, key="auc"):
     """Tracker names, best first by `key`."""
     return sorted(results, key=lambda name: results[name][key], reverse=True)
-
-
-def _markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _cell(value, digits):
@@ -30,9 +38,8 @@ def _cell(value, digits):
 
 
 def _summary_table(results, columns, key):
-    rows = [[name] + [_cell(results[name][k], digits) for _, k, digits in columns]
-            for name in ranked(results, key)]
-    return _markdown_table(["tracker"] + [title for title, _, _ in columns], rows)
+    rows = [[name] + [_cell(results[name][k], digits) for _, k, digits in columns] for name in ranked(results, key)]
+    return markdown.table(["tracker"] + [title for title, _, _ in columns], rows)
 
 
 def format_table(results):
@@ -45,7 +52,7 @@ def sequence_table(results):
     names = ranked(results)
     sequences = results[names[0]]["sequences"]
     rows = [[seq] + [f"{results[name]['sequences'][seq]['auc']:.3f}" for name in names] for seq in sequences]
-    return _markdown_table(["sequence"] + names, rows)
+    return markdown.table(["sequence"] + names, rows)
 
 
 def status_lines(status):
@@ -61,41 +68,78 @@ def status_lines(status):
 
 # (file name, figure in the legend, its curve, title, x-axis label, y-axis label, thresholds, legend place)
 PLOTS = [
-    ("success", "auc", "success_curve", "Success plots of OPE", "overlap threshold (IoU)", "success rate",
-     THRESHOLDS_IOU, "lower left"),
-    ("precision", "precision", "precision_curve", "Precision plots of OPE",
-     "location error threshold: centre error (px)", "precision", THRESHOLDS_PX, "lower right"),
-    ("norm_precision", "norm_precision", "norm_precision_curve", "Normalized precision plots of OPE",
-     "location error threshold: centre error / target size", "normalized precision", THRESHOLDS_NORM, "lower right"),
+    (
+        "success",
+        "auc",
+        "success_curve",
+        "Success plots of OPE",
+        "overlap threshold (IoU)",
+        "success rate",
+        THRESHOLDS_IOU,
+        "lower left",
+    ),
+    (
+        "precision",
+        "precision",
+        "precision_curve",
+        "Precision plots of OPE",
+        "location error threshold: centre error (px)",
+        "precision",
+        THRESHOLDS_PX,
+        "lower right",
+    ),
+    (
+        "norm_precision",
+        "norm_precision",
+        "norm_precision_curve",
+        "Normalized precision plots of OPE",
+        "location error threshold: centre error / target size",
+        "normalized precision",
+        THRESHOLDS_NORM,
+        "lower right",
+    ),
 ]
 
 
 def _plot(out_dir, results, curves, plot, sequences):
     """Curves of every tracker, best first by its figure; a tracker keeps its colour in every plot."""
-    from matplotlib.figure import Figure   # matplotlib takes a second to import: only when plotting
+    from matplotlib.figure import Figure  # matplotlib takes a second to import: only when plotting
+
     stem, key, curve, title, xlabel, ylabel, thresholds, legend_loc = plot
     colours = {name: f"C{i}" for i, name in enumerate(ranked(results))}
     fig = Figure(figsize=(6, 5), dpi=100)
     ax = fig.add_subplot()
     for name in ranked(results, key):
-        ax.plot(thresholds, curves[name][curve], color=colours[name], linewidth=2,
-                label=f"{name} [{results[name][key]:.3f}]")
-    ax.set(title=f"{title} ({sequences} sequences)", xlabel=xlabel, ylabel=ylabel,
-           xlim=(thresholds[0], thresholds[-1]), ylim=(0, 1))
+        ax.plot(
+            thresholds,
+            curves[name][curve],
+            color=colours[name],
+            linewidth=2,
+            label=f"{name} [{results[name][key]:.3f}]",
+        )
+    ax.set(
+        title=f"{title} ({sequences} sequences)",
+        xlabel=xlabel,
+        ylabel=ylabel,
+        xlim=(thresholds[0], thresholds[-1]),
+        ylim=(0, 1),
+    )
     ax.grid(True)
     ax.legend(loc=legend_loc)
     fig.tight_layout()
-    for fmt in ("png", "pdf"):   # PDF for papers: vector, scales without blur
+    for fmt in ("png", "pdf"):  # PDF for papers: vector, scales without blur
         with atomic_path(os.path.join(out_dir, f"{stem}.{fmt}")) as tmp:
             fig.savefig(tmp, format=fmt)
 
 
 def provenance_lines(made):
     """What the figures were made from, as markdown list items."""
-    lines = [f"- {made['date']}, protocol {made['protocol']}",
-             f"- dataset {made['dataset']} ({made['format']}, split {made['split'] or 'all'}, "
-             f"{made['sequences']} sequences, ground truth sha256 {made['ground_truth_sha256'][:16]})",
-             "- " + ", ".join(f"{k} {v}" for k, v in made["versions"].items() if v) + f"; CPU {made['cpu']}"]
+    lines = [
+        f"- {made['date']}, protocol {made['protocol']}",
+        f"- dataset {made['dataset']} ({made['format']}, split {made['split'] or 'all'}, "
+        f"{made['sequences']} sequences, ground truth sha256 {made['ground_truth_sha256'][:16]})",
+        "- " + ", ".join(f"{k} {v}" for k, v in made["versions"].items() if v) + f"; CPU {made['cpu']}",
+    ]
     for name, tracker in made["trackers"].items():
         files = [f"config {tracker['config']}"] if "config" in tracker else []
         if "weights" in tracker:
@@ -116,21 +160,26 @@ def write_report(results, status, out_dir, curves, vot=None, made=None):
     parts = ["# Benchmark"]
     if results:
         rules = PROTOCOLS[made["protocol"]].note + " " if made else ""
-        parts += ["## One-pass evaluation",
-                  "Each tracker starts from the ground truth on the first frame where the target is visible. "
-                  f"{rules}P@20: centre error within 20 px; norm P@0.2: within 0.2 of the target's size. "
-                  "fps: time inside update() only, median over sequences.",
-                  format_table(results),
-                  " ".join(f"![{plot[0]}]({plot[0]}.png)" for plot in PLOTS),
-                  "## AUC per sequence", sequence_table(results)]
+        parts += [
+            "## One-pass evaluation",
+            "Each tracker starts from the ground truth on the first frame where the target is visible. "
+            f"{rules}P@20: centre error within 20 px; norm P@0.2: within 0.2 of the target's size. "
+            "fps: time inside update() only, median over sequences.",
+            format_table(results),
+            " ".join(f"![{plot[0]}]({plot[0]}.png)" for plot in PLOTS),
+            "## AUC per sequence",
+            sequence_table(results),
+        ]
         sequences = len(next(iter(results.values()))["sequences"])
         for plot in PLOTS:
             _plot(out_dir, results, curves, plot, sequences)
     if vot:
-        parts += ["## Supervised (VOT) evaluation",
-                  "A tracker that loses the target (overlap 0) is restarted 5 frames later. Accuracy leaves out "
-                  "the 10 frames after each start; robustness counts failures per 100 frames.",
-                  _summary_table(vot, VOT_COLUMNS, "eao")]
+        parts += [
+            "## Supervised (VOT) evaluation",
+            "A tracker that loses the target (overlap 0) is restarted 5 frames later. Accuracy leaves out "
+            "the 10 frames after each start; robustness counts failures per 100 frames.",
+            _summary_table(vot, VOT_COLUMNS, "eao"),
+        ]
     if status:
         parts += ["## Not measured", "\n".join(status_lines(status))]
     if made:

@@ -4,6 +4,7 @@ Boxes come out as x, y, w, h, 0-based (the first pixel is (0, 0)). OTB and LaSOT
 1-based coordinates and are shifted by 1. VOT, GOT-10k and UAV123 boxes are taken as they are,
 as their own toolkits (the vot toolkit, got10k) take them.
 """
+
 import os
 import re
 import sys
@@ -33,11 +34,25 @@ ABSENCE_LABELS = ("absence", "full_occlusion", "out_of_view")
 # UAV123 cuts some long videos into sub-sequences <folder>_1, _2, ...: the 1-based first frame of
 # each, from the benchmark's configSeqs.m. A sub-sequence is as long as its annotation file.
 UAV123_STARTS = {
-    "bird1": (1, 775, 1573), "car1": (1, 751, 1627), "car16": (1, 415), "car6": (1, 487, 1807, 2953, 3925),
-    "car8": (1, 1357), "group1": (1, 1333, 2515, 3925), "group2": (1, 907, 1771), "group3": (1, 1567, 2827, 4369),
-    "person12": (1, 601), "person14": (1, 847, 1813), "person17": (1, 1501), "person19": (1, 1243, 2791),
-    "person2": (1, 1189), "person4": (1, 1501), "person5": (1, 877), "person7": (1, 1249), "person8": (1, 1075),
-    "truck4": (1, 577), "uav1": (1, 1555, 2473),
+    "bird1": (1, 775, 1573),
+    "car1": (1, 751, 1627),
+    "car16": (1, 415),
+    "car6": (1, 487, 1807, 2953, 3925),
+    "car8": (1, 1357),
+    "group1": (1, 1333, 2515, 3925),
+    "group2": (1, 907, 1771),
+    "group3": (1, 1567, 2827, 4369),
+    "person12": (1, 601),
+    "person14": (1, 847, 1813),
+    "person17": (1, 1501),
+    "person19": (1, 1243, 2791),
+    "person2": (1, 1189),
+    "person4": (1, 1501),
+    "person5": (1, 877),
+    "person7": (1, 1249),
+    "person8": (1, 1075),
+    "truck4": (1, 577),
+    "uav1": (1, 1555, 2473),
 }
 
 
@@ -146,11 +161,14 @@ def _list_file(path):
 
 # Each layout: a lister of its sequence names, and a loader of one sequence by name.
 
+
 def _otb_names(root):
     # groundtruth_rect.2.txt is the second target in its folder: sequence <folder>.2
     files = glob(os.path.join(root, "*", "groundtruth_rect*.txt"))
-    return sorted(os.path.basename(os.path.dirname(f)) + os.path.basename(f)[len("groundtruth_rect"):-len(".txt")]
-                  for f in files)
+    return sorted(
+        os.path.basename(os.path.dirname(f)) + os.path.basename(f)[len("groundtruth_rect") : -len(".txt")]
+        for f in files
+    )
 
 
 def _otb_load(root, name):
@@ -185,8 +203,10 @@ def _lasot_names(root):
 def _lasot_load(root, name):
     folder = os.path.join(root, name.rsplit("-", 1)[0], name)
     boxes = _shift(read_boxes(os.path.join(folder, "groundtruth.txt")))
-    attributes = {label: _read_labels(os.path.join(folder, label + ".txt"), len(boxes))
-                  for label in ("full_occlusion", "out_of_view")}
+    attributes = {
+        label: _read_labels(os.path.join(folder, label + ".txt"), len(boxes))
+        for label in ("full_occlusion", "out_of_view")
+    }
     return Sequence(name, boxes, _images(os.path.join(folder, "img")), attributes)
 
 
@@ -202,11 +222,13 @@ def _uav123_load(root, name):
         folder, _, part = name.rpartition("_")
         starts = UAV123_STARTS.get(folder, ())
         if not part.isdigit() or not 1 <= int(part) <= len(starts):
-            raise UserError(f"UAV123 sequence {name}: no folder data_seq/UAV123/{name} and not a known sub-sequence;"
-                            " check the dataset is complete")
+            raise UserError(
+                f"UAV123 sequence {name}: no folder data_seq/UAV123/{name} and not a known sub-sequence;"
+                " check the dataset is complete"
+            )
         start = starts[int(part) - 1]
     frames = _images(os.path.join(root, "data_seq", "UAV123", folder))
-    return Sequence(name, boxes, frames[start - 1:start - 1 + len(boxes)])
+    return Sequence(name, boxes, frames[start - 1 : start - 1 + len(boxes)])
 
 
 def _video_names(root):
@@ -284,11 +306,14 @@ def _match_lengths(sequence, lenient):
     if frames in (boxes, None):
         return sequence
     if not lenient:
-        raise UserError(f"sequence {sequence.name} has {frames} frames but {boxes} ground-truth boxes;"
-                        " fix the data or pass --lenient to cut both to the shorter")
+        raise UserError(
+            f"sequence {sequence.name} has {frames} frames but {boxes} ground-truth boxes;"
+            " fix the data or pass --lenient to cut both to the shorter"
+        )
     n = min(frames, boxes)
-    print(f"warning: sequence {sequence.name} has {frames} frames and {boxes} boxes; using the first {n}",
-          file=sys.stderr)
+    print(
+        f"warning: sequence {sequence.name} has {frames} frames and {boxes} boxes; using the first {n}", file=sys.stderr
+    )
     sequence.boxes = sequence.boxes[:n]
     sequence.attributes = {k: v[:n] for k, v in sequence.attributes.items()}
     if not isinstance(sequence.source, str):
@@ -315,6 +340,8 @@ def load_dataset(root, fmt="auto", split=None, lenient=False):
         known, names = set(names), wanted
         missing = [n for n in names if n not in known]
         if missing:
-            raise UserError(f"split {split} names {len(missing)} sequences not in {root}, e.g. {missing[0]};"
-                            " check the split matches the dataset")
+            raise UserError(
+                f"split {split} names {len(missing)} sequences not in {root}, e.g. {missing[0]};"
+                " check the split matches the dataset"
+            )
     return [_match_lengths(load(root, name), lenient) for name in names]

@@ -1,82 +1,20 @@
-"""The SiamFC tracking loop: `init(frame, box)`, then `update(frame) -> (box, score)` per frame."""
-import os
+"""SiamFC's tracking step: `init(frame, box)`, then `update(frame) -> (box, score)` per frame."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 import torch
 
-from . import weights as weights_io
 from .colour import ColourModel
-from .config import CONFIG_DIR, at_least, between, check_rules, load_config
-from .engine import ENGINES, OnnxSearch, TorchSearch, crops_as_input
+from .config import check_rules
+from .engine import OnnxSearch, TorchSearch, crops_as_input
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
-from .model import CONFIG_CHOICES, TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, search_branch, xcorr_one
-from .video import to_bgr8
-
-DEFAULTS = {
-    "model": {"backbone": "mobilenet_v1", "width": 0.5},
-    "weights": "siamfc_mobilenet.pt",
-    "tracking": {
-        "exemplar_size": 127,
-        "instance_size": 255,
-        "context": 0.5,
-        "scale_num": 3,
-        "scale_step": 1.0375,
-        "scale_penalty": 0.9745,
-        "scale_lr": 0.59,
-        "window_influence": 0.176,
-        "response_up": 16,
-        # Search size of the side scales; 0 or instance_size: every scale at full size in one batch,
-        # as in SiamFC. Smaller: two passes (see update()), fewer pixels through the network.
-        "side_size": 0,
-        "min_scale": 0.2,     # the target may shrink to 0.2x and grow to 5x its first size, as in SiamFC
-        "max_scale": 5.0,
-        "lost_threshold": 0.7,
-        # Weight of the target's colour likelihood beside the normalised response (0: off), the
-        # colour model's learning rate on confident frames, and its bins per channel.
-        "colour_weight": 0.0,
-        "colour_rate": 0.02,
-        "colour_bins": 16,
-        # What runs the search branch on a CPU: onnxruntime (~2x torch's speed there) or torch.
-        # On a GPU it is always torch.
-        "engine": "onnxruntime",
-        # The network's threads (0: one per core). Beside ONNX Runtime, torch's small ops around the
-        # network keep to one thread (claim_threads).
-        "threads": 1,
-    },
-}
-DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
-# What the tracking values may be, beyond their types (see config.check_rules).
-RULES = (
-    (("tracking.instance_size", "tracking.exemplar_size"), lambda x, z: z >= 1 and x >= z and (x - z) % TOTAL_STRIDE == 0,
-     f"tracking.exemplar_size (1 or more) plus a multiple of {TOTAL_STRIDE}, e.g. 255 with 127"),
-    at_least("tracking.context", 0),
-    (("tracking.scale_num",), lambda n: n >= 1 and n % 2 == 1, "an odd number, 1 or more, e.g. 3"),
-    # A step of 1 would search one scale n times; beyond 2, the side scales see other objects.
-    (("tracking.scale_step", "tracking.scale_num"), lambda step, n: n == 1 or 1 < step <= 2,
-     "more than 1 and at most 2 when tracking.scale_num is above 1, e.g. 1.0375"),
-    between("tracking.scale_penalty", 0, 1),
-    between("tracking.scale_lr", 0, 1),
-    (("tracking.window_influence",), lambda w: 0 <= w < 1, "0 or more and less than 1, e.g. 0.176"),
-    between("tracking.response_up", 1, 64),   # 64: a 1025 px map, already 4 MB a scale
-    (("tracking.side_size", "tracking.exemplar_size", "tracking.instance_size"),
-     lambda side, z, x: side == 0 or (z <= side <= x and (side - z) % TOTAL_STRIDE == 0),
-     f"0, or from tracking.exemplar_size to tracking.instance_size in steps of {TOTAL_STRIDE}, e.g. 143"),
-    # The first size is 1x: the range must hold it.
-    (("tracking.min_scale",), lambda v: 0 < v <= 1, "more than 0 and at most 1, e.g. 0.2"),
-    at_least("tracking.max_scale", 1),
-    between("tracking.lost_threshold", 0, 1),
-    between("tracking.colour_weight", 0, 1),
-    between("tracking.colour_rate", 0, 1),
-    between("tracking.colour_bins", 2, 256),   # levels per 8-bit channel
-    at_least("tracking.threads", 0),
-)
-
-
-def load_params(path=None):
-    return load_config(path or DEFAULT_CONFIG, DEFAULTS, {**CONFIG_CHOICES, ("tracking", "engine"): ENGINES}, RULES)
+from .interface import Tracker
+from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, search_branch, xcorr_one
+from .params import RULES
+from .pixels import to_bgr8
 
 
 def check_box(box, frame_shape):
@@ -104,20 +42,12 @@ def cubic_upsampler(n, size):
     return cv2.resize(np.eye(n, dtype=np.float32), (n, size), interpolation=cv2.INTER_CUBIC)
 
 
-def check_input_sizes(meta, tracking, path):
-    """The network scores well only at the input sizes it was trained at (weights from before
-    these were recorded were trained at SiamFC's 127 / 255 px)."""
-    trained = meta.get("exemplar_size", 127), meta.get("instance_size", 255)
-    asked = tracking["exemplar_size"], tracking["instance_size"]
-    if trained != asked:
-        raise UserError(f"weights file {path} was trained at exemplar/instance sizes {trained[0]}/{trained[1]} px, "
-                        f"but the config tracks at {asked[0]}/{asked[1]}; set tracking.exemplar_size and "
-                        "tracking.instance_size to match")
+class SiamFCTracker(Tracker):
+    """SiamFC's tracking step on `net` with `params` (a config's; build.build_tracker makes one from
+    files)."""
 
-
-class SiamFCTracker:
     def __init__(self, net, params, device="cpu"):
-        check_rules(params, RULES, "the tracking parameters")   # also those set in code, not a file
+        check_rules(params, RULES, "the tracking parameters")  # also those set in code, not a file
         self.p = params["tracking"]
         self.device = torch.device(device)
         # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
@@ -152,32 +82,13 @@ class SiamFCTracker:
         # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
         # that, so the penalty takes its share off the magnitude whatever the sign (best_scale).
         self.penalty = np.where(self.scale_factors == 1, 0.0, 1 - p["scale_penalty"])
-        # The colour model reads each crop on a second thread while the network runs on it: OpenCV
-        # and ONNX Runtime (and torch) let go of Python's lock while they work.
-        self.beside = ThreadPoolExecutor(1)
+        # With two passes, the colour model reads the centre crop on a second thread while the
+        # network runs on it: OpenCV and ONNX Runtime (and torch) let go of Python's lock while they work.
+        self.beside = ThreadPoolExecutor(1) if self.two_pass and p["colour_weight"] > 0 else None
 
-    @classmethod
-    def from_files(cls, config=None, weights=None, device="cpu", tracking=None):
-        """The tracker a config file describes, with the `tracking` keys given (a dict) overriding its own."""
-        params = load_params(config)
-        params["tracking"].update(tracking or {})
-        if device == "cuda" and not torch.cuda.is_available():
-            raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
-        path = weights or params["weights"]
-        net, meta = weights_io.load(path, params["model"])
-        check_input_sizes(meta, params["tracking"], path)
-        tracker = cls(net, params, device)
-        tracker.claim_threads()
-        return tracker
-
-    def claim_threads(self):
-        """Set torch's thread count (process-wide) for this tracker: the config's when torch runs the
-        network; one beside ONNX Runtime, which has threads of its own, since torch's correlation and
-        upsampling are too small to split and torch's idle threads would wait on the cores ONNX
-        Runtime's are using (70 against 129 fps, interleaved on dev)."""
-        threads = self.p["threads"] if isinstance(self.search, TorchSearch) else 1
-        if threads > 0:
-            torch.set_num_threads(threads)
+    def close(self) -> None:
+        if self.beside:
+            self.beside.shutdown()
 
     def response_size(self):
         with torch.inference_mode():
@@ -185,7 +96,7 @@ class SiamFCTracker:
             x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
             return self.net(z, x).shape[-1]
 
-    def init(self, frame, box):
+    def init(self, frame: np.ndarray, box) -> None:
         frame = to_bgr8(frame)
         box = check_box(box, frame.shape)
         cx, cy, w, h = xywh_to_cxcywh(box)
@@ -207,11 +118,10 @@ class SiamFCTracker:
             x = self.search_crops(frame, np.ones(1), self.crops[:1])[0]
             centre = (self.p["instance_size"] / 2,) * 2
             self.colour = ColourModel(x, centre, self.target_in_crop(1.0), self.p["colour_bins"])
-        return box
 
     def correct(self, centre=None, size=None):
         """Overwrite the tracked centre (cx, cy) and/or size (w, h), e.g. with a user's correction;
-        the exemplar stays the first frame's. benchmarks/oracle.py feeds it the ground truth."""
+        the exemplar stays the first frame's."""
         if centre is not None:
             self.center = np.asarray(centre, dtype=np.float64)
         if size is not None:
@@ -219,22 +129,22 @@ class SiamFCTracker:
             p = self.p
             self.x_side = context_size(*self.size, p["context"]) * p["instance_size"] / p["exemplar_size"]
 
-    def update(self, frame):
+    def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         frame = to_bgr8(frame)
         if not self.two_pass:
             crops = self.search_crops(frame)
             return self.locate(self.score_maps(crops), frame.shape, crops)
         # The centre scale places the target; the side scales, cut smaller around that place, then
         # only have to say whether it looks bigger or smaller there.
-        crops = self.search_crops(frame, self.scale_factors[self.mid:self.mid + 1])
+        crops = self.search_crops(frame, self.scale_factors[self.mid : self.mid + 1])
         colour = self.colour and self.beside.submit(self.colour_scores, crops[0], 1.0)
         centre = self.score_maps(crops)[0]
         self.move(centre, 1.0, frame.shape, colour and colour.result())
         side_maps = self.score_maps(self.search_crops(frame, self.side_factors, self.side_crops))
         side = side_maps.reshape(len(side_maps), -1).max(1)
-        return self.rescale(np.concatenate([side[:self.mid], [centre.max()], side[self.mid:]]))
+        return self.rescale(np.concatenate([side[: self.mid], [centre.max()], side[self.mid :]]))
 
-    # update()'s steps, apart so that benchmarks/speed.py can time each.
+    # update()'s steps, apart so that a subclass can time or watch each.
 
     def search_crops(self, frame, factors=None, out=None):
         """Warp the search region around the target at each scale factor into `out` (by default all
@@ -326,12 +236,3 @@ class SiamFCTracker:
         score = score_of(peaks[i])
         self.lost = bool(score < p["lost_threshold"])
         return cxcywh_to_xywh([*self.center, *self.size]), float(score)
-
-    def track(self, frames, box):
-        """Yield (box, score, lost) for every frame; the first frame yields the given box."""
-        frames = iter(frames)
-        yield np.asarray(self.init(next(frames), box)), 1.0, False
-        for frame in frames:
-            box, score = self.update(frame)
-            yield box, score, self.lost
-

@@ -4,6 +4,7 @@ Pairs come from two frames of one sequence at most `max_gap` apart, or from one 
 twice through different augmentations. Augmentation runs batched in torch (one affine warp per
 crop), so the same code feeds a CPU or a GPU.
 """
+
 import io
 import math
 import os
@@ -21,38 +22,49 @@ from .config import CONFIG_DIR, at_least, between, load_config
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
 from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
+from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
 
 DEFAULTS = {
-    "model": {"backbone": "light", "width": 1.0},
+    "model": dict(TRACKING_DEFAULTS["model"]),  # the default tracker's network
     "data": {
         "root": "../shared/data",
-        "split": "train.txt",        # relative to data.root
+        "split": "train.txt",  # relative to data.root
         "images": True,
         "cache": "cache/crops",
-        "frame_stride": 1,           # every n-th annotated frame of a sequence
-        "max_set_boxes": 0,          # cap on the boxes taken from one still-image set (0: all)
-        "jpeg_quality": 90,          # of the cached crops
-        "max_gap": 100,              # frames between exemplar and search
-        "image_prob": 0.3,           # share of pairs from still images
-        "negative_prob": 0.4,        # share of pairs whose search crop shows another target (0.1: −0.07 dev AUC)
-        "distractor_prob": 0.0,      # share of the negatives of a still-image exemplar taken from its own set
+        "frame_stride": 1,  # every n-th annotated frame of a sequence
+        "max_set_boxes": 0,  # cap on the boxes taken from one still-image set (0: all)
+        "jpeg_quality": 90,  # of the cached crops
+        "max_gap": 100,  # frames between exemplar and search
+        "image_prob": 0.3,  # share of pairs from still images
+        "negative_prob": 0.4,  # share of pairs whose search crop shows another target (0.1: −0.07 dev AUC)
+        "distractor_prob": 0.0,  # share of the negatives of a still-image exemplar taken from its own set
     },
     # The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev).
-    "augment": {"shift": 32, "scale": 0.15, "aspect": 0.1, "flip": 0.5, "color": 0.3, "gray": 0.2,
-                "blur": 0.3},
-    "train": {"epochs": 20, "pairs_per_epoch": 4000, "batch_size": 16, "lr": 0.01, "lr_end": 1e-5,
-              "momentum": 0.9, "weight_decay": 5e-4, "r_pos": 16, "seed": 0, "threads": 0,
-              "start_from": "",  # weights file to fine-tune; empty: random initialisation
-              # A TFLite MobileNetV1 classifier whose ImageNet weights start a mobilenet_v1 backbone
-              # (see ../shared/models/README.md); empty: none.
-              "pretrained": "",
-              "freeze_convs": 0,     # the backbone's first n convolutions keep their starting weights
-              "backbone_lr": 1.0,    # the learning rate of the backbone less its last layer, relative to lr
-              "bf16": False,     # the forward pass in bfloat16 (autocast); see train_light_cpu.yaml
-              # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these,
-              # and the tracking config's exemplar_size / instance_size must match them.
-              "exemplar_size": cropcache.EXEMPLAR, "instance_size": cropcache.INSTANCE},
+    "augment": {"shift": 32, "scale": 0.15, "aspect": 0.1, "flip": 0.5, "color": 0.3, "gray": 0.2, "blur": 0.3},
+    "train": {
+        "epochs": 20,
+        "pairs_per_epoch": 4000,
+        "batch_size": 16,
+        "lr": 0.01,
+        "lr_end": 1e-5,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
+        "r_pos": 16,
+        "seed": 0,
+        "threads": 0,
+        "start_from": "",  # weights file to fine-tune; empty: random initialisation
+        # A TFLite MobileNetV1 classifier whose ImageNet weights start a mobilenet_v1 backbone
+        # (see ../shared/models/README.md); empty: none.
+        "pretrained": "",
+        "freeze_convs": 0,  # the backbone's first n convolutions keep their starting weights
+        "backbone_lr": 1.0,  # the learning rate of the backbone less its last layer, relative to lr
+        "bf16": False,  # the forward pass in bfloat16 (autocast); see train_light_cpu.yaml
+        # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these,
+        # and the tracking config's exemplar_size / instance_size must match them.
+        "exemplar_size": cropcache.EXEMPLAR,
+        "instance_size": cropcache.INSTANCE,
+    },
     "out": "runs/siamfc_light",
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
@@ -76,8 +88,11 @@ RULES = (
     between("augment.blur", 0, 1),
     at_least("train.epochs", 1),
     at_least("train.batch_size", 1),
-    (("train.pairs_per_epoch", "train.batch_size"), lambda pairs, batch: pairs >= batch,
-     "train.batch_size or more: an epoch is whole batches"),
+    (
+        ("train.pairs_per_epoch", "train.batch_size"),
+        lambda pairs, batch: pairs >= batch,
+        "train.batch_size or more: an epoch is whole batches",
+    ),
     (("train.lr",), lambda lr: lr > 0, "more than 0, e.g. 0.01"),
     (("train.lr_end",), lambda lr: lr > 0, "more than 0, e.g. 1e-5"),
     (("train.momentum",), lambda m: 0 <= m < 1, "0 or more and less than 1, e.g. 0.9"),
@@ -120,7 +135,7 @@ class PairSampler:
         other = rng.integers(len(self.groups), size=n)
         # A draw of the exemplar's own target would not be a negative: that pair stays positive.
         different = self.groups[other] != self.groups[z]
-        if self.distractor_prob > 0:   # (drawing nothing more otherwise keeps older recipes' pairs)
+        if self.distractor_prob > 0:  # (drawing nothing more otherwise keeps older recipes' pairs)
             # Distractors: another box of the exemplar's own image set, an object of the same kind
             # (another dog, another fish), the hardest negatives the data holds.
             own = self.group_start[z] + (rng.random(n) * self.group_len[z]).astype(np.int64)
@@ -172,7 +187,7 @@ def labels(centres, size, r_pos):
     c = torch.arange(size, device=centres.device, dtype=torch.float32) - (size - 1) / 2
     dx = c[None, None, :] - centres[:, 0, None, None] / TOTAL_STRIDE
     dy = c[None, :, None] - centres[:, 1, None, None] / TOTAL_STRIDE
-    return ((dx ** 2 + dy ** 2) <= (r_pos / TOTAL_STRIDE) ** 2).float()[:, None]
+    return ((dx**2 + dy**2) <= (r_pos / TOTAL_STRIDE) ** 2).float()[:, None]
 
 
 def balanced_loss(logits, target):
@@ -182,21 +197,24 @@ def balanced_loss(logits, target):
     w = torch.where(target > 0, 0.5 / pos.clamp(min=1), 0.5 / neg.clamp(min=1))
     # A negative pair has no positives: its negatives alone get the full weight.
     w = torch.where(pos > 0, w, 1.0 / target[0].numel())
-    return (F.binary_cross_entropy_with_logits(logits, target, w, reduction="sum") / len(logits))
+    return F.binary_cross_entropy_with_logits(logits, target, w, reduction="sum") / len(logits)
 
 
 def check_train_sizes(net, z_size, x_size):
     """A UserError unless the backbone can embed an exemplar of z_size px and the response to an
     x_size px search region has a centre cell, as the labels assume."""
     if z_size > x_size or (x_size - z_size) % TOTAL_STRIDE:
-        raise UserError(f"train.instance_size {x_size} must be train.exemplar_size {z_size} plus a multiple of "
-                        f"{TOTAL_STRIDE}; e.g. 127 and 255")
+        raise UserError(
+            f"train.instance_size {x_size} must be train.exemplar_size {z_size} plus a multiple of "
+            f"{TOTAL_STRIDE}; e.g. 127 and 255"
+        )
     try:
         with torch.no_grad():
             net.eval().embed(torch.zeros(1, 3, z_size, z_size))
     except RuntimeError:
-        raise UserError(f"train.exemplar_size {z_size} px is too small for the backbone to embed; "
-                        "use a larger one, e.g. 127") from None
+        raise UserError(
+            f"train.exemplar_size {z_size} px is too small for the backbone to embed; use a larger one, e.g. 127"
+        ) from None
 
 
 def init_weights(net):
@@ -208,7 +226,8 @@ def init_weights(net):
 
 
 def start_from_pretrained(net, model_cfg, path):
-    from .pretrained import read_convolutions   # needs the tflite package: only when asked for
+    from .pretrained import read_convolutions  # needs the tflite package: only when asked for
+
     if model_cfg["backbone"] != "mobilenet_v1":
         raise UserError(f"train.pretrained needs model.backbone mobilenet_v1, not {model_cfg['backbone']}")
     try:
@@ -229,8 +248,10 @@ def param_groups(net, freeze_convs, backbone_lr):
         m.requires_grad_(False)
     head = {id(p) for p in [*net.backbone[-2:].parameters(), net.out_bias]}
     params = [p for p in net.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if id(p) not in head], "lr_factor": backbone_lr},
-            {"params": [p for p in params if id(p) in head], "lr_factor": 1.0}]
+    return [
+        {"params": [p for p in params if id(p) not in head], "lr_factor": backbone_lr},
+        {"params": [p for p in params if id(p) in head], "lr_factor": 1.0},
+    ]
 
 
 def save_checkpoint(path, state):
@@ -249,8 +270,10 @@ def load_checkpoint(path):
 
 def plot_loss(path, history):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(range(1, len(history) + 1), history, marker="o")
     ax.set(xlabel="epoch", ylabel="balanced logistic loss", title="Training loss")
@@ -266,26 +289,35 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
     if t["threads"] > 0:
         torch.set_num_threads(t["threads"])
     out = cfg["out"]
-    remove_stale_temporaries(out)   # what a killed run left there
+    remove_stale_temporaries(out)  # what a killed run left there
     ckpt_path = os.path.join(out, "checkpoint.pt")
     if os.path.exists(ckpt_path) and not resume:
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it, or set another 'out' in the config")
-    state = load_checkpoint(ckpt_path) if resume and os.path.exists(ckpt_path) else None   # before the long part
+    state = load_checkpoint(ckpt_path) if resume and os.path.exists(ckpt_path) else None  # before the long part
     if state and state["config"]["model"] != cfg["model"]:
-        raise UserError(f"checkpoint {ckpt_path} is of model {state['config']['model']}, but the config asks for "
-                        f"{cfg['model']}; set the config's model back, or another 'out' to start afresh")
+        raise UserError(
+            f"checkpoint {ckpt_path} is of model {state['config']['model']}, but the config asks for "
+            f"{cfg['model']}; set the config's model back, or another 'out' to start afresh"
+        )
     device = torch.device(device)
-    check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])   # before the long part
+    check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])  # before the long part
     writable_folder(out)
 
-    paths = cropcache.build(d["root"], os.path.join(d["root"], d["split"]), d["cache"], d["images"],
-                            d["frame_stride"], d["max_set_boxes"], d["jpeg_quality"])
+    paths = cropcache.build(
+        d["root"],
+        os.path.join(d["root"], d["split"]),
+        d["cache"],
+        d["images"],
+        d["frame_stride"],
+        d["max_set_boxes"],
+        d["jpeg_quality"],
+    )
     crops, groups, frames, still = cropcache.load(paths)
-    print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups",
-          file=log)
-    crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)   # uint8 stays small until a batch needs it
-    sampler = PairSampler(groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"],
-                          d["distractor_prob"])
+    print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups", file=log)
+    crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)  # uint8 stays small until a batch needs it
+    sampler = PairSampler(
+        groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"], d["distractor_prob"]
+    )
 
     torch.manual_seed(t["seed"])
     net = SiamFC(**cfg["model"])
@@ -297,8 +329,12 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         net.load_state_dict(start.state_dict())
     # channels_last: on a CPU, training runs 1.7x faster in it (measured: 52 vs 30 pairs/s).
     net.to(device, memory_format=torch.channels_last)
-    opt = torch.optim.SGD(param_groups(net, t["freeze_convs"], t["backbone_lr"]), lr=t["lr"],
-                          momentum=t["momentum"], weight_decay=t["weight_decay"])
+    opt = torch.optim.SGD(
+        param_groups(net, t["freeze_convs"], t["backbone_lr"]),
+        lr=t["lr"],
+        momentum=t["momentum"],
+        weight_decay=t["weight_decay"],
+    )
     gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
     history, rates, start_epoch = [], [], 0
     if state:
@@ -313,7 +349,7 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
     progress = Progress("training", (t["epochs"] - start_epoch) * steps * t["batch_size"], "pairs", log)
     for epoch in range(start_epoch, t["epochs"]):
         for group in opt.param_groups:
-            group["lr"] = t["lr"] * group["lr_factor"] * gamma ** epoch
+            group["lr"] = t["lr"] * group["lr_factor"] * gamma**epoch
         # Sampling and augmentation are seeded by epoch, so a resumed run sees the same pairs.
         rng = np.random.default_rng([t["seed"], epoch])
         g = torch.Generator(device=device)
@@ -328,8 +364,9 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, z_size), a, g)
             x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, x_size), a, g)
             with torch.autocast(device.type, torch.bfloat16, enabled=t["bf16"]):
-                logits = net(z.contiguous(memory_format=torch.channels_last),
-                             x.contiguous(memory_format=torch.channels_last)).float()
+                logits = net(
+                    z.contiguous(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+                ).float()
             target = labels(centre, logits.shape[-1], t["r_pos"])
             target[torch.from_numpy(neg).to(device)] = 0
             loss = balanced_loss(logits, target)
@@ -340,15 +377,30 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             progress.update(t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}")
         history.append(total / steps)
         rates.append(steps * t["batch_size"] / (time.time() - t0))
-        save_checkpoint(ckpt_path, {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1,
-                                    "history": history, "rates": rates, "config": cfg})
+        save_checkpoint(
+            ckpt_path,
+            {
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "epoch": epoch + 1,
+                "history": history,
+                "rates": rates,
+                "config": cfg,
+            },
+        )
         plot_loss(os.path.join(out, "loss.png"), history)
         write_json(os.path.join(out, "history.json"), {"loss": history, "pairs_per_second": rates})
         # The newest weights are always usable, even if the run is stopped before the last epoch.
-        meta = {"epochs": epoch + 1, "pairs": (epoch + 1) * steps * t["batch_size"], "crops": int(len(crops)),
-                "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
-                "device": str(device), "exemplar_size": z_size, "instance_size": x_size,
-                "seconds_this_run": round(time.time() - started, 1)}
+        meta = {
+            "epochs": epoch + 1,
+            "pairs": (epoch + 1) * steps * t["batch_size"],
+            "crops": int(len(crops)),
+            "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
+            "device": str(device),
+            "exemplar_size": z_size,
+            "instance_size": x_size,
+            "seconds_this_run": round(time.time() - started, 1),
+        }
         weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
     progress.close()
     print(f"wrote {os.path.join(out, 'weights.pt')}", file=log)

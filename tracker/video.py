@@ -1,4 +1,5 @@
 """Frames in and out: video files, folders of images and cameras in; H.264 MP4 out."""
+
 import contextlib
 import fractions
 import functools
@@ -12,32 +13,12 @@ import numpy as np
 
 from .errors import UserError
 from .fileio import atomic_path
+from .pixels import to_bgr8
 
 IMAGE_EXTENSIONS = {".bmp", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"}
 DEFAULT_FPS = 30.0
 # First match wins; plain 'h264' is whatever H.264 encoder the FFmpeg build registered first.
 H264_ENCODERS = ("libx264", "libopenh264", "h264")
-
-
-def to_bgr8(img):
-    """Any decoded image as uint8 HxWx3 BGR.
-
-    Wider unsigned integers keep their high byte (16-bit: >> 8) rather than being
-    stretched per image, so brightness doesn't flicker along a sequence. Floats are
-    taken as 0..1. Gray is repeated into three channels; alpha is dropped.
-    """
-    img = np.asarray(img)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.dtype.kind == "u" and img.dtype.itemsize > 1:
-        img = (img >> (8 * img.dtype.itemsize - 8)).astype(np.uint8)
-    elif img.dtype.kind == "f":
-        img = np.round(np.clip(np.nan_to_num(img), 0, 1) * 255).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise UserError(f"unsupported image type {img.dtype}; convert the frames to 8- or 16-bit images")
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    return np.ascontiguousarray(img[:, :, :3])
 
 
 class FrameSource:
@@ -86,8 +67,9 @@ def open_source(source):
 
 def _open_video(path):
     # PyAV rather than cv2.VideoCapture: OpenCV's reader fails on some valid H.264 files.
-    not_video = (f"cannot read {path}: not a video file FFmpeg can decode; "
-                 "give a video (e.g. MP4, AVI) or a folder of frames")
+    not_video = (
+        f"cannot read {path}: not a video file FFmpeg can decode; give a video (e.g. MP4, AVI) or a folder of frames"
+    )
     try:
         container = av.open(path)
         stream = container.streams.video[0]
@@ -105,14 +87,18 @@ def _open_video(path):
                 # mean nothing in another's.
                 size = size or (frame.width, frame.height)
                 if (frame.width, frame.height) != size:
-                    raise UserError(f"{path} changes frame size at frame {index}, from {size[0]}x{size[1]} to "
-                                    f"{frame.width}x{frame.height}; re-encode it at one size, or use the "
-                                    f"{index} frames before it")
+                    raise UserError(
+                        f"{path} changes frame size at frame {index}, from {size[0]}x{size[1]} to "
+                        f"{frame.width}x{frame.height}; re-encode it at one size, or use the "
+                        f"{index} frames before it"
+                    )
                 yield frame.to_ndarray(format="bgr24")
                 index += 1
         except av.FFmpegError as e:
-            raise UserError(f"cannot decode {path} at frame {index} ({e.strerror}): the file is damaged; "
-                            f"re-encode it, or use the {index} frames before it") from None
+            raise UserError(
+                f"cannot decode {path} at frame {index} ({e.strerror}): the file is damaged; "
+                f"re-encode it, or use the {index} frames before it"
+            ) from None
 
     frames = decode()
     try:
@@ -138,8 +124,9 @@ def read_image(path):
 
 
 def _open_folder(folder):
-    names = sorted((n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS),
-                   key=_natural_key)
+    names = sorted(
+        (n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS), key=_natural_key
+    )
     if not names:
         raise UserError(f"no images in folder {folder}; put the frames there as numbered .jpg or .png files")
     first = read_image(os.path.join(folder, names[0]))
@@ -149,8 +136,10 @@ def _open_folder(folder):
         for name in names[1:]:
             img = read_image(os.path.join(folder, name))
             if img.shape[:2] != (height, width):
-                raise UserError(f"frames differ in size in {folder}: {name} is {img.shape[1]}x{img.shape[0]}, "
-                                f"{names[0]} is {width}x{height}; resize all frames to one size")
+                raise UserError(
+                    f"frames differ in size in {folder}: {name} is {img.shape[1]}x{img.shape[0]}, "
+                    f"{names[0]} is {width}x{height}; resize all frames to one size"
+                )
             yield img
 
     return FrameSource(_prepend(first, read_rest()), DEFAULT_FPS, (width, height), len(names))
@@ -192,7 +181,9 @@ def h264_encoder():
             return name
         except av.FFmpegError:
             pass
-    warnings.warn("this PyAV build has no H.264 encoder; writing MPEG-4 part 2 video, which browsers may not play")
+    warnings.warn(
+        "this PyAV build has no H.264 encoder; writing MPEG-4 part 2 video, which browsers may not play", stacklevel=2
+    )
     return "mpeg4"
 
 
