@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.annotate import GREEN, RED, YELLOW, draw
+from tracker.annotate import GREEN, RED, WHITE, YELLOW, draw
 
 NAN_BOX = (np.nan,) * 4
 
@@ -66,6 +66,21 @@ def test_heatmap_inset_fills_the_top_right_corner():
     diff = changed(plain, inset)
     assert diff[:60, 260:].all()  # a quarter of the short side: 60 px
     assert not diff[60:].any() and not diff[:, :260].any()
+
+
+def test_heatmap_peak_is_marked_with_a_white_cross():
+    heatmap = np.zeros((17, 17))
+    heatmap[4, 12] = 1
+    out = draw(grey(), NAN_BOX, 0.5, 0, heatmap=heatmap)
+    # The inset is 60 px square at x 260..319: the peak's cell centre is at (12.5, 4.5) * 60 / 17.
+    x, y = 260 + round(12.5 * 60 / 17), round(4.5 * 60 / 17)
+    assert tuple(out[y, x]) == WHITE and tuple(out[y, x - 4]) == WHITE and tuple(out[y - 4, x]) == WHITE
+
+
+def test_label_names_the_frame_and_the_score():
+    scored, unscored = draw(grey(), NAN_BOX, 0.5, 7), draw(grey(), NAN_BOX, None, 7)
+    # "frame 7  score 0.50" reaches further right than "frame 7".
+    assert changed(scored, grey())[:, 60:].any() and not changed(unscored, grey())[:, 60:].any()
 
 
 def test_trail_fades_towards_the_oldest_centre():

@@ -1,9 +1,14 @@
 """The `track` command end to end: outputs on short synthetic clips, and one-line errors for bad input."""
 
+import functools
+import hashlib
+import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import av
@@ -11,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker import cli
+from tracker import __version__, annotate, cli
 from tracker.video import VideoWriter, h264_encoder, open_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,6 +256,19 @@ BAD_INPUTS = {
     "boxes that are a folder": (["{clip}", "--bbox", BOX, "--boxes", "{bad}"], ["--boxes", "is a folder"]),
     "video that is not mp4": (["{clip}", "--bbox", BOX, "--output", "{bad}/out.avi"], ["out.avi", ".mp4"]),
     "camera that does not open": (["99", "--bbox", BOX], ["camera 99"]),
+    "unreachable stream": (["http://127.0.0.1:9/none.mp4", "--bbox", BOX], ["cannot read the stream", "127.0.0.1:9"]),
+    "two videos and one output": (["{clip}", "{clip}", "--bbox", BOX], ["2 videos", "--output/--boxes", "runs/track"]),
+    "end not after start": (["{clip}", "--bbox", BOX, "--start", "5", "--end", "5"], ["--end 5", "--start 5"]),
+    "start after the last frame": (["{clip}", "--bbox", BOX, "--start", "50"], ["before frame 50", "--start"]),
+    "config for a peer": (
+        ["{clip}", "--bbox", BOX, "--tracker", "kcf", "--config", "siamfc_fast"],
+        ["--config", "kcf"],
+    ),
+    "heatmap for a peer": (["{clip}", "--bbox", BOX, "--tracker", "kcf", "--heatmap"], ["--heatmap", "kcf"]),
+    "peer without its model files": (
+        ["{clip}", "--bbox", BOX, "--tracker", "nano", "--peer-models", "{bad}"],
+        ["nano", "--peer-models"],
+    ),
     "select without a display": (["{clip}", "--select"], ["--select", "--bbox"]),
     "show without a display": (["{clip}", "--bbox", BOX, "--show"], ["--show", "--output"]),
 }
@@ -302,3 +320,137 @@ def test_input_under_another_name_is_not_overwritten(clip, tmp_path, capfd):
     assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(link)]) == 2
     assert "would overwrite the input" in capfd.readouterr().err
     assert path.read_bytes() == before
+
+
+def boxes_of(path):
+    return (Path(path)).read_text().splitlines()
+
+
+def test_no_output_flag_writes_video_and_json_into_a_new_numbered_folder(clip, tmp_path, monkeypatch, capsys):
+    path, box = clip
+    monkeypatch.chdir(tmp_path)
+    for folder in ("square", "square2"):  # the second run leaves the first's outputs alone
+        assert cli.main(["track", str(path), "--bbox", bbox_arg(box)]) == 0
+        video, boxes = (os.path.join("runs", "track", folder, f"{folder}{ext}") for ext in (".mp4", ".json"))
+        out = capsys.readouterr().out
+        assert f"wrote {video} ({FRAMES} frames)" in out and f"wrote {boxes} ({FRAMES} frames)" in out
+        assert len(decode(video)) == FRAMES
+    assert sorted(os.listdir(tmp_path / "runs" / "track")) == ["square", "square2"]
+
+
+def test_failed_run_leaves_no_empty_folder(bad, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["track", str(bad / "noise.mp4"), "--bbox", BOX]) == 2
+    assert os.listdir(tmp_path / "runs" / "track") == []
+
+
+def test_json_says_how_the_boxes_were_made(clip, tmp_path):
+    path, box = clip
+    assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(tmp_path / "b.json")]) == 0
+    made = json.loads((tmp_path / "b.json").read_text())
+    assert made["source"] == str(path) and made["frame_size"] == [WIDTH, HEIGHT] and made["fps"] == 25
+    assert made["tracker"] == "siamfc" and made["siamtrack"] == __version__
+    assert made["config"].endswith("siamfc.yaml") and made["weights"].endswith(".pt")
+    assert made["weights_sha256"] == hashlib.sha256(Path(made["weights"]).read_bytes()).hexdigest()
+    assert len(made["frames"]) == FRAMES
+
+
+def test_csv_has_a_header_and_a_frame_range_keeps_the_source_frame_numbers(clip, tmp_path):
+    path, _ = clip
+    # The box is the target's in the first frame tracked, frame 2: the square moves (4, 2) a frame.
+    argv = [
+        "track",
+        str(path),
+        "--bbox",
+        "28,24,32,32",
+        "--start",
+        "2",
+        "--end",
+        "6",
+        "--boxes",
+        str(tmp_path / "b.csv"),
+    ]
+    assert cli.main(argv) == 0
+    lines = boxes_of(tmp_path / "b.csv")
+    assert lines[0] == "frame,x,y,w,h,score,lost"
+    assert lines[1] == "2,28.00,24.00,32.00,32.00,1.0000,0"
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [2, 3, 4, 5]
+
+
+def test_boxes_dash_writes_the_lines_to_stdout_and_the_messages_to_stderr(clip, tmp_path, capsys):
+    path, box = clip
+    assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "20.00,20.00,32.00,32.00" and len(out.splitlines()) == FRAMES
+    assert "tracking" in err and not (tmp_path / "-").exists() and not Path("-").exists()
+
+
+def test_folder_of_two_videos_gets_a_folder_each_and_a_summary(tmp_path, monkeypatch, capsys):
+    frames, box = moving_square(3)
+    for name in ("b.mp4", "a.mp4"):
+        write_clip(tmp_path / "videos" / name, frames)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["track", "videos", "--bbox", bbox_arg(box)]) == 0
+    for name in ("a", "b"):
+        assert len(json.loads((tmp_path / "runs" / "track" / name / f"{name}.json").read_text())["frames"]) == 3
+    summary = [line.strip() for line in capsys.readouterr().out.split("tracked 2 of 2 videos:\n")[1].splitlines()]
+    assert summary == [
+        f"{os.path.join('videos', n)}.mp4: 3 frames, 0 lost -> {os.path.join('runs', 'track', n)}" for n in "ab"
+    ]
+
+
+def test_http_stream_is_read(clip, tmp_path):
+    path, box = clip
+    handler = functools.partial(QuietHandler, directory=str(path.parent))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        try:
+            assert cli.main(["track", url, "--bbox", bbox_arg(box), "--boxes", str(tmp_path / "b.txt")]) == 0
+        finally:
+            server.shutdown()
+    assert boxes_of(tmp_path / "b.txt") == boxes_of(tracked_txt(clip, tmp_path))
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def tracked_txt(clip, tmp_path):
+    """The boxes of the clip read from its file."""
+    path, box = clip
+    assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(tmp_path / "file.txt")]) == 0
+    return tmp_path / "file.txt"
+
+
+@pytest.mark.skipif(not hasattr(cv2, "TrackerCSRT"), reason="this OpenCV has no CSRT tracker")
+def test_csrt_tracks_the_square(clip, tmp_path):
+    path, box = clip
+    argv = ["track", str(path), "--bbox", bbox_arg(box), "--tracker", "csrt", "--boxes", str(tmp_path / "b.json")]
+    argv += ["--output", str(tmp_path / "b.mp4")]
+    assert cli.main(argv) == 0
+    made = json.loads((tmp_path / "b.json").read_text())
+    assert made["tracker"] == "csrt" and "weights" not in made
+    # The square moves 4 px right and 2 down a frame.
+    last = made["frames"][-1]["box"]
+    assert abs(last[0] - (20 + 4 * (FRAMES - 1))) < 4 and abs(last[1] - (20 + 2 * (FRAMES - 1))) < 4
+    assert len(decode(tmp_path / "b.mp4")) == FRAMES
+
+
+def test_ctrl_c_stops_every_video_not_just_the_one_tracked(tmp_path, monkeypatch, capsys):
+    frames, box = moving_square(4)
+    for name in ("a.mp4", "b.mp4"):
+        write_clip(tmp_path / "videos" / name, frames)
+    real_draw = annotate.draw
+
+    def draw(frame, box, score, index, *args):
+        if index == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C just now
+        return real_draw(frame, box, score, index, *args)
+
+    monkeypatch.setattr(annotate, "draw", draw)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["track", "videos", "--bbox", bbox_arg(box)]) == 2
+    assert "error: interrupted at frame 2;" in capsys.readouterr().err
+    assert os.listdir(tmp_path / "runs" / "track") == ["a"]

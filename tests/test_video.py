@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tracker.errors import UserError
-from tracker.video import VideoWriter, h264_encoder, open_source, to_bgr8
+from tracker.video import VideoWriter, expand_sources, h264_encoder, open_source, to_bgr8
 
 
 def moving_square(index, width=64, height=48):
@@ -159,8 +159,20 @@ def test_garbage_file(tmp_path):
 
 
 def test_empty_folder(tmp_path):
-    with pytest.raises(UserError, match="no images in folder"):
+    with pytest.raises(UserError, match="no images or videos in folder"):
         open_source(tmp_path)
+
+
+def test_folder_of_videos_stands_for_its_videos_and_a_folder_of_frames_for_itself(tmp_path):
+    videos, frames = tmp_path / "videos", tmp_path / "frames"
+    videos.mkdir(), frames.mkdir()
+    for name in ("clip10.mp4", "clip9.MOV", "notes.txt"):
+        (videos / name).write_bytes(b"")
+    save_png(frames / "1.png", 0)
+    (frames / "clip.mp4").write_bytes(b"")  # beside frames, a video is not what the folder holds
+    given = [str(videos), str(frames), "0", "rtsp://camera/live"]
+    expected = [str(videos / "clip9.MOV"), str(videos / "clip10.mp4"), *given[1:]]
+    assert expand_sources(given) == expected
 
 
 def test_camera_that_does_not_open():

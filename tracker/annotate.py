@@ -6,6 +6,7 @@ import numpy as np
 GREEN = (0, 255, 0)  # BGR, like the frames
 RED = (0, 0, 255)
 YELLOW = (0, 255, 255)
+WHITE = (255, 255, 255)
 # cv2 draws in fixed point with 16 fractional bits, so far-away points would overflow.
 FAR = 30000
 
@@ -13,7 +14,7 @@ FAR = 30000
 def draw(frame, box, score, index, trail=None, lost=False, heatmap=None):
     """A copy of `frame` with the box (green; red and dashed when lost), the frame number
     and score as text, the recent centres in `trail` (oldest first) fading out, and the
-    response map `heatmap` as an inset in the top-right corner."""
+    response map `heatmap` as an inset in the top-right corner, its peak marked with a cross."""
     out = frame.copy()
     height, width = out.shape[:2]
     thickness = max(1, round(min(height, width) / 240))
@@ -23,7 +24,7 @@ def draw(frame, box, score, index, trail=None, lost=False, heatmap=None):
         _draw_box(out, box, RED if lost else GREEN, thickness, dashed=lost)
     if heatmap is not None:
         _draw_inset(out, heatmap)
-    label = f"#{index}" if score is None else f"#{index}  {score:.2f}"
+    label = f"frame {index}" if score is None else f"frame {index}  score {score:.2f}"
     _draw_label(out, label + ("  lost" if lost else ""))
     return out
 
@@ -73,7 +74,12 @@ def _draw_inset(img, heatmap):
     span = values.max() - values.min()
     scaled = (values - values.min()) / span if span > 0 else np.zeros_like(values)
     colours = cv2.applyColorMap(np.round(scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    img[:side, width - side :] = cv2.resize(colours, (side, side), interpolation=cv2.INTER_LINEAR)
+    inset = img[:side, width - side :]
+    inset[:] = cv2.resize(colours, (side, side), interpolation=cv2.INTER_LINEAR)
+    # The peak is where the response points; the tracker moves there, less its cosine window's pull.
+    row, col = np.unravel_index(np.argmax(values), values.shape)
+    centre = (round((col + 0.5) * side / values.shape[1]), round((row + 0.5) * side / values.shape[0]))
+    cv2.drawMarker(inset, centre, WHITE, cv2.MARKER_CROSS, max(side // 6, 3), max(1, side // 60))
 
 
 def _draw_label(img, text):
@@ -82,4 +88,4 @@ def _draw_label(img, text):
     (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     # A dark backing keeps the text readable on bright frames.
     cv2.rectangle(img, (0, 0), (w + 8, h + baseline + 8), (0, 0, 0), cv2.FILLED)
-    cv2.putText(img, text, (4, h + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    cv2.putText(img, text, (4, h + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, thickness, cv2.LINE_AA)

@@ -4,8 +4,8 @@ import argparse
 import collections
 import contextlib
 import errno
+import functools
 import itertools
-import json
 import os
 import signal
 import sys
@@ -13,6 +13,7 @@ import sys
 from . import __version__
 from .config import CONFIG_DIR, shipped, shipped_configs
 from .errors import USER_ERROR_EXIT, UserError, stdout_closed
+from .outputs import STDOUT, BoxWriter, box_format, new_folder, source_name
 
 DEMO = os.path.join(shipped("videos"), "bunny.mp4")
 TRAIL = 20  # frames of trajectory drawn behind the box
@@ -27,6 +28,13 @@ def parse_bbox(text):
     if len(box) != 4:
         raise UserError(f"--bbox {text!r} is malformed; give four numbers X,Y,W,H, e.g. --bbox 120,80,40,60")
     return box
+
+
+def frame_number(text):
+    """argparse's type for --start and --end."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame number; give 0 or more, e.g. 100")
+    return int(text)
 
 
 def clip_box(box, frame_shape):
@@ -45,23 +53,6 @@ def clip_box(box, frame_shape):
     return [x0, y0, x1 - x0, y1 - y0]
 
 
-def write_boxes(f, path, results):
-    """x,y,w,h lines like groundtruth.txt, or JSON with scores and lost flags for a .json path."""
-    if path.lower().endswith(".json"):
-        json.dump(
-            {
-                "frames": [
-                    {"frame": i, "box": [round(float(v), 2) for v in b], "score": round(s, 4), "lost": lost}
-                    for i, (b, s, lost) in enumerate(results)
-                ]
-            },
-            f,
-            indent=1,
-        )
-    else:
-        f.writelines(",".join(f"{v:.2f}" for v in b) + "\n" for b, _, _ in results)
-
-
 def overwrites_input(path, source):
     """Whether writing `path` would change the input: the source file itself (under any name), or
     an image in the source folder, which would replace or add a frame."""
@@ -75,22 +66,38 @@ def overwrites_input(path, source):
     return os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source)
 
 
-def check_outputs(args):
+def check_outputs(args, sources):
     """Refuse, before any work, output paths that would destroy the input or each other, or that
     are not files of the kind written there."""
+    if len(sources) > 1 and (args.output or args.boxes):
+        raise UserError(
+            f"{len(sources)} videos to track, and one --output/--boxes for all; leave both out to write "
+            "each video's outputs into its own folder under runs/track"
+        )
     for flag, path, example in (("--output", args.output, "tracked.mp4"), ("--boxes", args.boxes, "boxes.txt")):
-        if not path:
+        if not path or path == STDOUT:
             continue
         if path.endswith(("/", os.sep)) or os.path.isdir(path):
             raise UserError(f"{flag} {path} is a folder; give a file name, e.g. {os.path.join(path, example)}")
-        if overwrites_input(path, args.source):
-            raise UserError(f"{flag} {path} would overwrite the input {args.source}; give another file name")
+        for source in (*args.source, *sources):  # a folder as given, and the videos in it
+            if overwrites_input(path, source):
+                raise UserError(f"{flag} {path} would overwrite the input {source}; give another file name")
     if args.output and args.boxes and os.path.realpath(args.output) == os.path.realpath(args.boxes):
         raise UserError(f"--output and --boxes are both {args.output}; give them different file names")
     if args.output and os.path.splitext(args.output)[1].lower() != ".mp4":
         raise UserError(
             f"--output {args.output}: the annotated video is written as H.264 MP4; give a file name ending in .mp4"
         )
+
+
+def check_tracker_options(args):
+    if args.tracker == "siamfc":
+        return
+    for flag, value in (("--config", args.config), ("--weights", args.weights)):
+        if value:
+            raise UserError(f"{flag} sets up siamfc, not {args.tracker}; leave it out, or use --tracker siamfc")
+    if args.heatmap:
+        raise UserError(f"--heatmap shows siamfc's response map, and {args.tracker} has none; leave it out")
 
 
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # no space, or none left in the user's quota
@@ -129,41 +136,116 @@ def stop_flag():
 
 
 def track(args):
+    """Track each source (several when given several, or a folder of videos) with one tracker."""
+    from .fileio import remove_stale_temporaries
+    from .peers import make_tracker, quiet_opencv
+    from .provenance import tracker_files
+    from .video import expand_sources
+
+    sources = expand_sources(args.source)
+    check_outputs(args, sources)
+    check_tracker_options(args)
+    for path in (args.output, args.boxes):
+        if path and path != STDOUT:  # what a killed run left there
+            remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
+    quiet_opencv()
+    say = message_printer(args)
+    summary, failed = [], 0
+    with make_tracker(args.tracker, args.config, args.weights, args.peer_models, args.device) as tracker:
+        # What the JSON boxes record of how they were made, besides the source.
+        details = {
+            "tracker": args.tracker,
+            **tracker_files(args.tracker, args.config, args.weights, args.peer_models),
+            "siamtrack": __version__,
+        }
+        for source in sources:
+            try:
+                summary.append(f"{source}: {track_source(args, tracker, source, details, say)}")
+            except Interrupted:
+                raise  # the user stopped the whole command, not this video
+            except UserError as e:
+                if len(sources) == 1:
+                    raise
+                print(f"error: {source}: {e}", file=sys.stderr)
+                summary.append(f"{source}: failed, {e}")
+                failed += 1
+    if len(sources) > 1:
+        say(f"tracked {len(sources) - failed} of {len(sources)} videos:", *summary, sep="\n  ")
+    if failed:
+        raise UserError(f"{failed} of {len(sources)} videos failed (errors above); fix or remove them and run again")
+
+
+def message_printer(args):
+    """print() for what the command tells the user: on stdout, unless the boxes are written there."""
+    return functools.partial(print, file=sys.stderr if args.boxes == STDOUT else sys.stdout)
+
+
+def track_source(args, tracker, source, details, say):
+    """Track one source into the outputs asked for, or by default into a new folder under
+    runs/track; a line saying how it went."""
+    if args.output or args.boxes or args.show:
+        return track_into(args, tracker, source, args.output, args.boxes, details, say)
+    folder = new_folder(source_name(source))
+    name = os.path.join(folder, os.path.basename(folder))
+    try:
+        return track_into(args, tracker, source, name + ".mp4", name + ".json", details, say) + f" -> {folder}"
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only if empty: nothing was tracked
+
+
+class Interrupted(UserError):
+    """A stop signal ended tracking; what was tracked before it is kept."""
+
+
+def track_into(args, tracker, source_path, video_path, boxes_path, details, say):
+    """Track `source_path` into the video and boxes files given (None: not written; STDOUT for
+    boxes: stdout); a line saying how it went."""
     from .annotate import draw
-    from .build import build_tracker
     from .display import Window, select_box
-    from .fileio import atomic_write, remove_stale_temporaries
+    from .fileio import atomic_write
     from .interface import track as steps
     from .progress import Progress
     from .video import VideoWriter, open_source
 
-    check_outputs(args)
-    for path in (args.output, args.boxes):
-        if path:  # what a killed run left there
-            remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
-    results, stopped = [], None
-    with open_source(args.source) as source, contextlib.ExitStack() as outputs:
-        frames = iter(source)
-        first = next(frames)
-        box = clip_box(select_box(first) if args.select else parse_bbox(args.bbox), first.shape)
-        tracker = outputs.enter_context(build_tracker(args.config, args.weights, args.device))
+    tracked, lost_frames, stopped = 0, 0, None
+    with open_source(source_path) as source, contextlib.ExitStack() as outputs:
+        frames = itertools.islice(source, args.start, args.end)
+        first = next(frames, None)
+        if first is None:
+            raise UserError(f"{source_path} ends before frame {args.start}; give a smaller --start")
+        if args.select:
+            box = select_box(first)
+            say(f"selected the box --bbox {','.join(f'{v:g}' for v in box)}")
+        else:
+            box = parse_bbox(args.bbox)
+        box = clip_box(box, first.shape)
         interrupted = outputs.enter_context(stop_flag())
         # Both outputs are opened before tracking, so an unwritable path fails now rather than after
         # the whole video; they are kept when tracking ends or stops, and deleted if something breaks.
-        boxes = outputs.enter_context(atomic_write(args.boxes)) if args.boxes else None
-        writer = outputs.enter_context(VideoWriter(args.output, source.fps)) if args.output else None
+        boxes = None
+        if boxes_path:
+            f = sys.stdout if boxes_path == STDOUT else outputs.enter_context(atomic_write(boxes_path))
+            about = {"source": source_path, "frame_size": list(source.size), "fps": source.fps, **details}
+            boxes = BoxWriter(f, box_format(boxes_path), about)
+        writer = outputs.enter_context(VideoWriter(video_path, source.fps)) if video_path else None
         window = Window() if args.show else None
-        progress = Progress("tracking", source.count)
+        count = source.count if args.end is None else min(source.count or args.end, args.end)
+        progress = Progress("tracking", count and max(count - args.start, 0))
         trail = collections.deque(maxlen=TRAIL)
         try:
             for b, score, lost, _, frame in steps(tracker, itertools.chain([first], frames), box):
                 if interrupted:
                     break
-                results.append((b, score, lost))
+                index = args.start + tracked
+                tracked += 1
+                lost_frames += lost
+                if boxes:
+                    boxes.add(index, b, score, lost)
                 trail.append((b[0] + b[2] / 2, b[1] + b[3] / 2))
                 if writer or window:
-                    heat = tracker.response if args.heatmap and len(results) > 1 else None
-                    picture = draw(frame, b, score, len(results) - 1, list(trail), lost, heat)
+                    heat = tracker.response if args.heatmap and tracked > 1 else None
+                    picture = draw(frame, b, score, index, list(trail), lost, heat)
                     if writer:
                         writer.write(picture)
                     if window and not window.show(picture):
@@ -176,14 +258,16 @@ def track(args):
             if window:
                 window.close()
         if interrupted:
-            stopped = f"interrupted at frame {len(results)}"
+            stopped = f"interrupted at frame {args.start + tracked}"
         if boxes:
-            write_boxes(boxes, args.boxes, results)
-    for path in (args.output, args.boxes):
-        if path:
-            print(f"wrote {path} ({len(results)} frames)")
+            boxes.finish()
+    for path in (video_path, boxes_path):
+        if path and path != STDOUT:
+            say(f"wrote {path} ({tracked} frames)")
     if stopped:
-        raise UserError(f"{stopped}; the outputs hold the {len(results)} frames tracked before it")
+        error = Interrupted if interrupted else UserError
+        raise error(f"{stopped}; the outputs hold the {tracked} frames tracked before it")
+    return f"{tracked} frames, {lost_frames} lost"
 
 
 def demo_args():
@@ -205,16 +289,34 @@ def parser():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    from .peers import TRACKERS
 
-    t = sub.add_parser("track", help="track one object through a video, a folder of frames or a camera")
-    t.add_argument("source", help="video file, folder of frames (sorted by name) or camera index")
+    t = sub.add_parser("track", help="track one object through videos, a stream, a folder of frames or a camera")
+    t.add_argument(
+        "source",
+        nargs="+",
+        help="video file, stream URL (rtsp://, http://...), folder of frames (sorted by name), folder of videos "
+        "or camera index; several are tracked one after another",
+    )
     pick = t.add_mutually_exclusive_group(required=True)
     pick.add_argument(
         "--bbox", help="the target in the first frame: X,Y,W,H in pixels (write --bbox=X,Y,W,H when X is negative)"
     )
     pick.add_argument("--select", action="store_true", help="draw the box on the first frame")
-    t.add_argument("--output", help="annotated video to write (.mp4, H.264)")
-    t.add_argument("--boxes", help="boxes to write: .txt (x,y,w,h per frame) or .json (with scores)")
+    t.add_argument(
+        "--output",
+        help="annotated video to write (.mp4, H.264); with neither --output, --boxes nor --show, "
+        "the video and JSON boxes go into a new folder runs/track/NAME",
+    )
+    t.add_argument(
+        "--boxes",
+        help="boxes to write: .txt (x,y,w,h per frame), .csv (with a header, frame numbers, scores), "
+        ".json (scores and the run's details), or - for x,y,w,h lines on stdout",
+    )
+    t.add_argument("--start", type=frame_number, default=0, help="first frame to track, 0-based (default 0)")
+    t.add_argument("--end", type=frame_number, help="stop before this frame (default: the last)")
+    t.add_argument("--tracker", default="siamfc", choices=TRACKERS, help="tracker to run (default siamfc)")
+    t.add_argument("--peer-models", help="folder of the nano/vit ONNX files (default ../shared/models)")
     t.add_argument("--show", action="store_true", help="show the tracking live in a window")
     t.add_argument("--heatmap", action="store_true", help="inset the response map in the annotated video")
     add_model_arguments(t)
@@ -274,8 +376,8 @@ def main(argv=None):
 def run(args):
     """The command's exit code."""
     if args.command == "track":
-        if not (args.output or args.boxes or args.show):
-            raise UserError("nothing to write: give --output FILE.mp4, --boxes FILE.txt or --show")
+        if args.end is not None and args.end <= args.start:
+            raise UserError(f"--end {args.end} is not after --start {args.start}; give a later --end")
         track(args)
     elif args.command == "benchmark":
         from .benchmark import main as benchmark

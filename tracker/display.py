@@ -4,6 +4,7 @@ OpenCV's own windows when the build has them (the headless wheel doesn't), other
 an interactive matplotlib backend.
 """
 
+import functools
 import os
 import re
 import sys
@@ -41,30 +42,101 @@ def _gui(flag):
     raise UserError(f"no display available for --{flag}: {reason}; {INSTEAD[flag]}")
 
 
-def select_box(frame, title="drag a box round the target, then press Enter"):
-    """Let the user drag a rectangle on `frame`; returns it as (x, y, w, h)."""
-    plt = _gui("select")
-    if plt is None:
-        box = cv2.selectROI(title, frame, showCrosshair=True)
-        cv2.destroyWindow(title)
-    else:
-        from matplotlib.widgets import RectangleSelector
+# Small frames are shown zoomed up to this much: a 160 px frame becomes 640 px, big enough to draw on.
+MAX_ZOOM = 4
+SCREEN_SHARE = 0.85  # of the screen's width and height, leaving room for the window's frame and the taskbar
+DEFAULT_SCREEN = (1280, 720)  # where the screen's size can't be asked
+AGAIN = "no box yet: drag a rectangle round the target, then press Enter (close the window to give up)"
 
-        figure, axes = plt.subplots()
-        axes.imshow(frame[:, :, ::-1])
-        axes.set_title(title)
+
+def picker_scale(frame_size, screen_size):
+    """The factor to show a frame of `frame_size` (width, height) at: as large as fits on a screen
+    of `screen_size`, zoomed at most MAX_ZOOM."""
+    (width, height), (screen_width, screen_height) = frame_size, screen_size
+    return min(screen_width * SCREEN_SHARE / width, screen_height * SCREEN_SHARE / height, MAX_ZOOM)
+
+
+def frame_box(shown_box, scale):
+    """A box drawn on the frame shown at `scale`, in the frame's own whole pixels."""
+    return tuple(float(round(v / scale)) for v in shown_box)
+
+
+def ask_for_box(ask, say):
+    """Call ask() until it returns a box with a size, saying what to do after each empty one;
+    ask() returns None when the user closed the window instead."""
+    while True:
+        box = ask()
+        if box is None:
+            raise UserError(f"the window was closed before a box was drawn; {INSTEAD['select']}")
+        if box[2] >= 1 and box[3] >= 1:
+            return box
+        say(AGAIN)
+
+
+def screen_size():
+    """The screen's (width, height) in pixels as Tk sees it, or DEFAULT_SCREEN without Tk."""
+    try:
+        import tkinter
+    except ImportError:
+        return DEFAULT_SCREEN
+    try:
+        root = tkinter.Tk()
+    except tkinter.TclError:
+        return DEFAULT_SCREEN
+    root.withdraw()
+    size = root.winfo_screenwidth(), root.winfo_screenheight()
+    root.destroy()
+    return size
+
+
+def select_box(frame, title="drag a box round the target, then press Enter"):
+    """Let the user drag a rectangle on `frame`, shown as large as the screen allows; returns it as
+    (x, y, w, h) in whole pixels, asking again after an Enter with no rectangle."""
+    plt = _gui("select")
+    height, width = frame.shape[:2]
+    scale = picker_scale((width, height), screen_size())
+    say = functools.partial(print, file=sys.stderr)
+    if plt is None:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST  # zoomed pixels stay sharp squares
+        shown = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=interpolation)
+
+        def ask():
+            box = cv2.selectROI(title, shown, showCrosshair=True)
+            if cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
+                return None
+            return frame_box(box, scale)
+
+        try:
+            return ask_for_box(ask, say)
+        finally:
+            cv2.destroyAllWindows()
+
+    from matplotlib.widgets import RectangleSelector
+
+    def ask():
+        dpi = plt.rcParams["figure.dpi"]
+        figure = plt.figure(figsize=(width * scale / dpi, height * scale / dpi))
+        figure.canvas.manager.set_window_title(title)
+        axes = figure.add_axes((0, 0, 1, 1))  # the frame fills the window: no margins, no title
+        axes.set_axis_off()
+        axes.imshow(frame[:, :, ::-1], interpolation="nearest")
         selector = RectangleSelector(axes, interactive=True)
-        figure.canvas.mpl_connect("key_press_event", lambda event: event.key == "enter" and plt.close(figure))
+        entered = []
+
+        def on_key(event):
+            if event.key == "enter":
+                entered.append(event)
+                plt.close(figure)
+
+        figure.canvas.mpl_connect("key_press_event", on_key)
         plt.show(block=True)
+        if not entered:
+            return None
         x0, x1, y0, y1 = selector.extents
         # imshow centres pixel i on i; our boxes start pixel i at i.
-        box = (x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0)
-    box = tuple(float(round(v)) for v in box)  # a drag means whole pixels
-    if box[2] < 1 or box[3] < 1:
-        raise UserError(
-            f"no box was selected; drag a rectangle round the target and press Enter, or {INSTEAD['select']}"
-        )
-    return box
+        return frame_box((x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0), 1)
+
+    return ask_for_box(ask, say)
 
 
 class Window:

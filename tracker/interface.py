@@ -3,7 +3,7 @@ a tracker over frames: init on the first frame, update on each later one."""
 
 import abc
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -20,7 +20,7 @@ class Tracker(abc.ABC):
     lost = False
 
     @abc.abstractmethod
-    def init(self, frame: np.ndarray, box) -> None:
+    def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
         """Start tracking the target inside `box` on `frame`."""
 
     @abc.abstractmethod
@@ -47,7 +47,7 @@ class Step(NamedTuple):
     frame: np.ndarray
 
 
-def track(tracker: Tracker, frames: Iterable[np.ndarray], box) -> Iterator[Step]:
+def track(tracker: Tracker, frames: Iterable[np.ndarray], box: Sequence[float]) -> Iterator[Step]:
     """A Step per frame: init on the first of `frames` with `box` (the Step holds that box, score
     1), update on every later one."""
     frames = iter(frames)

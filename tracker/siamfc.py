@@ -1,5 +1,6 @@
 """SiamFC's tracking step: `init(frame, box)`, then `update(frame) -> (box, score)` per frame."""
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -44,7 +45,13 @@ def cubic_upsampler(n, size):
 
 class SiamFCTracker(Tracker):
     """SiamFC's tracking step on `net` with `params` (a config's; build.build_tracker makes one from
-    files)."""
+    files).
+
+    The API: init(frame, box), then update(frame) -> (box, score) per frame; correct() to put it
+    back on the target; `lost` (the last score fell under tracking.lost_threshold) and `response`
+    (the last upsampled response map); close() when done. Frames are BGR (or grayscale) numpy
+    arrays as OpenCV reads them, boxes x, y, w, h in pixels. Names starting with _ are internal.
+    """
 
     def __init__(self, net, params, device="cpu"):
         check_rules(params, RULES, "the tracking parameters")  # also those set in code, not a file
@@ -55,73 +62,76 @@ class SiamFCTracker(Tracker):
         p = self.p
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
-        n_response = self.n_response = self.response_size()
-        self.up_size = p["response_up"] * (n_response - 1) + 1
+        n_response = self._n_response = self._response_size()
+        self._up_size = p["response_up"] * (n_response - 1) + 1
         # Applied with torch, not numpy: numpy's BLAS runs its own threads, which spin on the second
         # core after every product and starve whatever else runs there (torch's second thread,
         # another tracker). torch keeps to the thread count this tracker sets.
-        self.upsampler = torch.from_numpy(cubic_upsampler(n_response, self.up_size))
-        hann = np.outer(np.hanning(self.up_size), np.hanning(self.up_size))
-        self.window = (hann / hann.sum()).astype(np.float32)
-        self.blend = np.empty_like(self.window)
+        self._upsampler = torch.from_numpy(cubic_upsampler(n_response, self._up_size))
+        hann = np.outer(np.hanning(self._up_size), np.hanning(self._up_size))
+        self._window = (hann / hann.sum()).astype(np.float32)
+        self._blend = np.empty_like(self._window)
         self.response = None
         # Every frame's search crops are warped into these buffers: all scales at full size, or,
         # with two passes, the centre scale at full size and the side scales at side_size.
         size, side = p["instance_size"], p["side_size"] or p["instance_size"]
-        self.two_pass = side < size and n > 1
-        self.crops = np.empty((1 if self.two_pass else n, size, size, 3), np.uint8)
-        self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self.two_pass else None
+        self._two_pass = side < size and n > 1
+        self._crops = np.empty((1 if self._two_pass else n, size, size, 3), np.uint8)
+        self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self._two_pass else None
         search = search_branch(self.net.backbone)
         if p["engine"] == "onnxruntime" and self.device.type == "cpu":
-            passes = [self.crops[:1], self.side_crops] if self.two_pass else [self.crops]
+            passes = [self._crops[:1], self.side_crops] if self._two_pass else [self._crops]
             self.search = OnnxSearch(search, p["threads"], [crops.shape for crops in passes])
         else:
             self.search = TorchSearch(search, self.device)
-        self.mid = n // 2
-        self.side_factors = np.delete(self.scale_factors, self.mid)
+        self._mid = n // 2
+        self.side_factors = np.delete(self.scale_factors, self._mid)
         # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
         # that, so the penalty takes its share off the magnitude whatever the sign (best_scale).
-        self.penalty = np.where(self.scale_factors == 1, 0.0, 1 - p["scale_penalty"])
+        self._penalty = np.where(self.scale_factors == 1, 0.0, 1 - p["scale_penalty"])
         # With two passes, the colour model reads the centre crop on a second thread while the
         # network runs on it: OpenCV and ONNX Runtime (and torch) let go of Python's lock while they work.
-        self.beside = ThreadPoolExecutor(1) if self.two_pass and p["colour_weight"] > 0 else None
+        self._beside = ThreadPoolExecutor(1) if self._two_pass and p["colour_weight"] > 0 else None
 
     def close(self) -> None:
-        if self.beside:
-            self.beside.shutdown()
+        """Stop the colour model's thread; the tracker is not used after."""
+        if self._beside:
+            self._beside.shutdown()
 
-    def response_size(self):
+    def _response_size(self):
         with torch.inference_mode():
             z = torch.zeros(1, 3, self.p["exemplar_size"], self.p["exemplar_size"], device=self.device)
             x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
             return self.net(z, x).shape[-1]
 
-    def init(self, frame: np.ndarray, box) -> None:
+    def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
+        """Start tracking the target inside `box` (x, y, w, h; a UserError if it has no size or
+        lies outside `frame`) on `frame`; forgets any earlier target."""
         frame = to_bgr8(frame)
         box = check_box(box, frame.shape)
         cx, cy, w, h = xywh_to_cxcywh(box)
         self.correct(centre=(cx, cy), size=(w, h))
-        self.first_x_side = self.x_side
+        self._first_x_side = self.x_side
         z_side = context_size(w, h, self.p["context"])
         # Crops reaching outside the frame are padded with the first frame's mean colour, as in
         # SiamFC: recomputing it every frame would cost more than a search crop's warp.
-        self.fill = cv2.mean(frame)[:3]
-        z = crop(frame, self.center, z_side, self.p["exemplar_size"], self.fill)
+        self._fill = cv2.mean(frame)[:3]
+        z = crop(frame, self.center, z_side, self.p["exemplar_size"], self._fill)
         with torch.inference_mode():
             embedding = self.net.embed(crops_as_input(z[None], self.device))
             self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
-        self.colour = self.to_learn = None
+        self.colour = self._to_learn = None
         if self.p["colour_weight"] > 0:
             # Learnt against the whole search region: what the target must stand out from.
-            x = self.search_crops(frame, np.ones(1), self.crops[:1])[0]
+            x = self.search_crops(frame, np.ones(1), self._crops[:1])[0]
             centre = (self.p["instance_size"] / 2,) * 2
-            self.colour = ColourModel(x, centre, self.target_in_crop(1.0), self.p["colour_bins"])
+            self.colour = ColourModel(x, centre, self._target_in_crop(1.0), self.p["colour_bins"])
 
-    def correct(self, centre=None, size=None):
-        """Overwrite the tracked centre (cx, cy) and/or size (w, h), e.g. with a user's correction;
-        the exemplar stays the first frame's."""
+    def correct(self, centre: Sequence[float] | None = None, size: Sequence[float] | None = None) -> None:
+        """Overwrite the tracked centre (cx, cy) and/or size (w, h) in pixels, e.g. with a user's
+        correction, for the next update(); the exemplar stays the first frame's."""
         if centre is not None:
             self.center = np.asarray(centre, dtype=np.float64)
         if size is not None:
@@ -130,33 +140,35 @@ class SiamFCTracker(Tracker):
             self.x_side = context_size(*self.size, p["context"]) * p["instance_size"] / p["exemplar_size"]
 
     def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """The target's box (x, y, w, h, floats) on the next frame, and the score: the sigmoid of
+        the response peak, in (0, 1). Sets `lost` and `response`."""
         frame = to_bgr8(frame)
-        if not self.two_pass:
+        if not self._two_pass:
             crops = self.search_crops(frame)
             return self.locate(self.score_maps(crops), frame.shape, crops)
         # The centre scale places the target; the side scales, cut smaller around that place, then
         # only have to say whether it looks bigger or smaller there.
-        crops = self.search_crops(frame, self.scale_factors[self.mid : self.mid + 1])
-        colour = self.colour and self.beside.submit(self.colour_scores, crops[0], 1.0)
+        crops = self.search_crops(frame, self.scale_factors[self._mid : self._mid + 1])
+        colour = self.colour and self._beside.submit(self.colour_scores, crops[0], 1.0)
         centre = self.score_maps(crops)[0]
         self.move(centre, 1.0, frame.shape, colour and colour.result())
         side_maps = self.score_maps(self.search_crops(frame, self.side_factors, self.side_crops))
         side = side_maps.reshape(len(side_maps), -1).max(1)
-        return self.rescale(np.concatenate([side[: self.mid], [centre.max()], side[self.mid :]]))
+        return self._rescale(np.concatenate([side[: self._mid], [centre.max()], side[self._mid :]]))
 
     # update()'s steps, apart so that a subclass can time or watch each.
 
     def search_crops(self, frame, factors=None, out=None):
         """Warp the search region around the target at each scale factor into `out` (by default all
-        scales into self.crops); a buffer smaller than instance_size sees a proportionally smaller region."""
+        scales into self._crops); a buffer smaller than instance_size sees a proportionally smaller region."""
         factors = self.scale_factors if factors is None else factors
-        out = self.crops if out is None else out
+        out = self._crops if out is None else out
         size = out.shape[1]
         sides = self.x_side * factors * size / self.p["instance_size"]
         # One shrink serves every scale: after the largest's, none shrinks more than 2x.
         region, center, side = shrink_around(frame, self.center, sides.max(), size)
         for s, crop_ in zip(sides * (side / sides.max()), out):
-            warp_square(region, center, s, size, self.fill, crop_)
+            warp_square(region, center, s, size, self._fill, crop_)
         return out
 
     def score_maps(self, crops):
@@ -168,28 +180,28 @@ class SiamFCTracker(Tracker):
     def locate(self, maps, frame_shape, crops):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
         peaks = maps.reshape(len(maps), -1).max(1)
-        i = self.best_scale(peaks)
+        i = self._best_scale(peaks)
         colour = self.colour and self.colour_scores(crops[i], self.scale_factors[i])
         self.move(maps[i], self.scale_factors[i], frame_shape, colour)
-        return self.rescale(peaks)
+        return self._rescale(peaks)
 
-    def best_scale(self, peaks):
-        return int(np.argmax(peaks - self.penalty * np.abs(peaks)))
+    def _best_scale(self, peaks):
+        return int(np.argmax(peaks - self._penalty * np.abs(peaks)))
 
-    def target_in_crop(self, scale):
+    def _target_in_crop(self, scale):
         """The target's (w, h) in the pixels of a crop searched at `scale`."""
         return self.size * self.p["instance_size"] / (self.x_side * scale)
 
     def colour_scores(self, crop, scale):
         """The pixels of `crop` (searched at `scale`) that the colour model reads, and its score map
         on the response's grid, after learning from the last frame if move() left it something."""
-        if self.to_learn is not None:
-            self.colour.update(*self.to_learn, self.p["colour_rate"])
-            self.to_learn = None
+        if self._to_learn is not None:
+            self.colour.update(*self._to_learn, self.p["colour_rate"])
+            self._to_learn = None
         pixels = self.colour.sample(crop)
-        n = self.n_response
+        n = self._n_response
         reach = (n - 1) // 2 * TOTAL_STRIDE
-        return pixels, self.colour.score_map(pixels, crop.shape[0], self.target_in_crop(scale), reach, n)
+        return pixels, self.colour.score_map(pixels, crop.shape[0], self._target_in_crop(scale), reach, n)
 
     def move(self, response, scale, frame_shape, colour=None):
         """Move the target to the peak of one full-size response map, seen at `scale`, blended with
@@ -203,7 +215,7 @@ class SiamFCTracker(Tracker):
             c = p["colour_weight"]
             response = response - response.min()
             response = (1 - c) / response.max() * response + c * scores
-        r = (self.upsampler @ torch.from_numpy(response) @ self.upsampler.T).numpy()
+        r = (self._upsampler @ torch.from_numpy(response) @ self._upsampler.T).numpy()
         self.response = r
         if flat:
             # A crop of padding only (the target far outside the frame) gives a flat map, which
@@ -212,24 +224,24 @@ class SiamFCTracker(Tracker):
         # SiamFC's blend, (1 - w) * m / sum(m) + w * window with m = r - min(r), times
         # sum(m) / (1 - w) and less the constant min(r): the same argmax in fewer passes over the map.
         w = p["window_influence"]
-        np.multiply(self.window, w / (1 - w) * (r.sum() - r.min() * r.size), out=self.blend)
-        self.blend += r
-        y, x = np.unravel_index(np.argmax(self.blend), r.shape)
-        disp = (np.array([x, y]) - (self.up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
+        np.multiply(self._window, w / (1 - w) * (r.sum() - r.min() * r.size), out=self._blend)
+        self._blend += r
+        y, x = np.unravel_index(np.argmax(self._blend), r.shape)
+        disp = (np.array([x, y]) - (self._up_size - 1) / 2) * TOTAL_STRIDE / p["response_up"]
         self.center = self.center + disp * self.x_side * scale / p["instance_size"]
         h, w = frame_shape[:2]
         self.center = np.clip(self.center, 0, [w, h])
         # Learning from a frame where the target may be lost would teach the model the background.
         # The next colour_scores learns it, on the colour model's thread.
         if colour is not None and score_of(peak) >= p["lost_threshold"]:
-            self.to_learn = pixels, p["instance_size"] / 2 + disp, self.target_in_crop(scale)
+            self._to_learn = pixels, p["instance_size"] / 2 + disp, self._target_in_crop(scale)
 
-    def rescale(self, peaks):
+    def _rescale(self, peaks):
         """Take a damped step towards the best scale; returns (box, score)."""
         p = self.p
-        i = self.best_scale(peaks)
+        i = self._best_scale(peaks)
         step = (1 - p["scale_lr"]) + p["scale_lr"] * self.scale_factors[i]
-        x_side = min(max(self.x_side * step, p["min_scale"] * self.first_x_side), p["max_scale"] * self.first_x_side)
+        x_side = min(max(self.x_side * step, p["min_scale"] * self._first_x_side), p["max_scale"] * self._first_x_side)
         step = x_side / self.x_side
         self.size = self.size * step
         self.x_side *= step

@@ -16,6 +16,8 @@ from .fileio import atomic_path
 from .pixels import to_bgr8
 
 IMAGE_EXTENSIONS = {".bmp", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"}
+# What a folder of videos is taken to hold; a single video file may have any extension FFmpeg reads.
+VIDEO_EXTENSIONS = {".avi", ".flv", ".m4v", ".mkv", ".mov", ".mp4", ".mpeg", ".mpg", ".ts", ".webm", ".wmv"}
 DEFAULT_FPS = 30.0
 # First match wins; plain 'h264' is whatever H.264 encoder the FFmpeg build registered first.
 H264_ENCODERS = ("libx264", "libopenh264", "h264")
@@ -51,24 +53,50 @@ class FrameSource:
         self.close()
 
 
+def is_url(text):
+    """Whether `text` is a stream URL (rtsp://, http://, ...), which FFmpeg opens itself."""
+    return re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", text) is not None
+
+
+def _names(folder, extensions):
+    names = (n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in extensions)
+    return sorted(names, key=_natural_key)
+
+
+def expand_sources(sources):
+    """The sources to track one by one: a folder that holds videos and no images stands for its
+    videos in name order; any other source is itself (a folder of images is one sequence of frames)."""
+    expanded = []
+    for source in map(os.fspath, sources):
+        videos = os.path.isdir(source) and not _names(source, IMAGE_EXTENSIONS) and _names(source, VIDEO_EXTENSIONS)
+        expanded.extend([os.path.join(source, name) for name in videos] if videos else [source])
+    return expanded
+
+
 def open_source(source):
-    """A video file, a folder of images (natural name order) or a camera index ("0" or 0)."""
+    """A video file, a stream URL, a folder of images (natural name order) or a camera index ("0" or 0)."""
     if isinstance(source, int):
         return _open_camera(source)
     path = os.fspath(source)
+    if is_url(path):
+        return _open_video(path)
     if os.path.isdir(path):
         return _open_folder(path)
     if os.path.isfile(path):
         return _open_video(path)
     if path.isdigit():
         return _open_camera(int(path))
-    raise UserError(f"no such file or folder: {path}; give a video file, a folder of frames or a camera index")
+    raise UserError(
+        f"no such file or folder: {path}; give a video file, a stream URL, a folder of frames or a camera index"
+    )
 
 
 def _open_video(path):
     # PyAV rather than cv2.VideoCapture: OpenCV's reader fails on some valid H.264 files.
     not_video = (
-        f"cannot read {path}: not a video file FFmpeg can decode; give a video (e.g. MP4, AVI) or a folder of frames"
+        f"cannot read the stream {path}; check the URL, and that the server is up and sends video"
+        if is_url(path)
+        else f"cannot read {path}: not a video file FFmpeg can decode; give a video (e.g. MP4) or a folder of frames"
     )
     try:
         container = av.open(path)
@@ -124,11 +152,9 @@ def read_image(path):
 
 
 def _open_folder(folder):
-    names = sorted(
-        (n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS), key=_natural_key
-    )
+    names = _names(folder, IMAGE_EXTENSIONS)
     if not names:
-        raise UserError(f"no images in folder {folder}; put the frames there as numbered .jpg or .png files")
+        raise UserError(f"no images or videos in folder {folder}; put the frames there as numbered .jpg or .png files")
     first = read_image(os.path.join(folder, names[0]))
     height, width = first.shape[:2]
 
