@@ -4,8 +4,6 @@
 import sys
 
 if __name__ == "__main__":
-    try:
-        from tracker.cli import main
-    except KeyboardInterrupt:  # Ctrl-C while the imports run: stop as quietly as later on
-        sys.exit(130)
+    from tracker.entry import main
+
     sys.exit(main())

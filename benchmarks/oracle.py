@@ -14,7 +14,7 @@ import json
 import os
 
 from tracker import markdown
-from tracker.benchmark import first_visible, run_jobs, startable, track_sequence
+from tracker.benchmark import first_visible, reporting, run_jobs, startable, track_sequence
 from tracker.build import build_tracker
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_json
@@ -55,10 +55,11 @@ class Oracle(Tracker):
         return cxcywh_to_xywh([*self.tracker.center, *self.tracker.size]), score
 
 
-def run_one(job):
+def run_one(job, tick):
+    """Run one (sequence, mode) job, telling tick(1) of each frame read, and save its metrics."""
     sequence, mode, path = job
     with build_tracker() as tracker:
-        boxes, _, _ = track_sequence(Oracle(tracker, sequence, mode), sequence)
+        boxes, _, _ = track_sequence(Oracle(tracker, sequence, mode), reporting(sequence, tick))
     metrics = sequence_metrics(boxes, sequence.boxes, sequence.absent)
     write_json(path, {"sequence": sequence.name, "mode": mode, "metrics": metrics})
     return path
@@ -71,9 +72,8 @@ def run(data, split, out, workers):
     for mode in MODES:
         os.makedirs(os.path.join(out, mode), exist_ok=True)
     jobs = [(s, m, paths[s.name, m]) for m in MODES for s in sequences if not os.path.isfile(paths[s.name, m])]
-    progress = Progress("oracle", len(jobs), unit="runs")
-    for _ in run_jobs(jobs, workers, run_one):
-        progress.update()
+    progress = Progress("oracle", sum(len(sequence) for sequence, _, _ in jobs))
+    list(run_jobs(jobs, workers, run_one, progress.update))
     progress.close()
     results = {}
     for mode in MODES:

@@ -9,8 +9,9 @@ import torch
 
 from tracker import benchmark, peers
 from tracker import weights as tracker_weights
+from tracker.errors import UserError
 from tracker.interface import Tracker
-from tracker.sequences import Sequence
+from tracker.sequences import Sequence, load_dataset
 
 KEYS = {"auc", "precision", "norm_precision", "ao", "sr50", "sr75", "fps", "frames"}
 FRAMES = 16  # enough for frames counted after the VOT burn-in
@@ -75,6 +76,7 @@ def test_results_json_has_exactly_the_documented_shape(finished):
         assert entry["frames"] == 2 * FRAMES - 3
         assert entry["fps"] == np.median([s["fps"] for s in entry["sequences"].values()])
     assert read(out / "status.json") == {}
+    assert not (out / "longterm.json").exists()  # the target never leaves the view once seen
 
 
 def test_result_file_has_one_line_per_frame_starting_with_the_given_box(finished):
@@ -94,7 +96,8 @@ def test_record_holds_update_times_scores_and_metrics(finished):
     assert record["times"][:2] == [None, None] and all(t > 0 for t in record["times"][2:])
     assert record["scores"][:2] == [None, None] and record["scores"][2:] == [1.0] * (FRAMES - 2)
     assert record["fps"] == pytest.approx((FRAMES - 2) / sum(record["times"][2:]))
-    assert set(record) == {"sequence", "setup", "times", "scores", "fps"}  # scored under the protocol asked for
+    # Scored under the protocol asked for, so the record keeps no metric.
+    assert set(record) == {"sequence", "setup", "times", "scores", "fps", "sha256"}
 
 
 def test_report_and_plots_are_written(finished):
@@ -219,10 +222,29 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
 
     # A record from before records named their setup counts as stale.
     record = out / "mosse" / "right.json"
-    record.write_text(json.dumps({k: v for k, v in read(record).items() if k != "setup"}))
+    record.write_text(json.dumps({k: v for k, v in read(record).items() if k not in ("setup", "sha256")}))
     counted_runs.clear()
     benchmark.run_benchmark(dataset, trackers=("mosse",), out=out)
     assert counted_runs == [("mosse", "right")]
+
+
+def test_damaged_or_unchecked_results_are_run_again(dataset, tmp_path, counted_runs, capsys):
+    first = benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path)
+    boxes = tmp_path / "kcf" / "right.txt"
+    boxes.write_text(boxes.read_text().replace("2", "3", 1))  # one digit: still a valid result file
+    record = tmp_path / "mosse" / "late.json"
+    record.write_text(record.read_text().replace('"fps": ', '"fps": 1', 1))
+    old = tmp_path / "kcf" / "late.json"  # from before records carried a checksum
+    old.write_text(json.dumps({k: v for k, v in read(old).items() if k != "sha256"}))
+    capsys.readouterr()
+    counted_runs.clear()
+    rerun = benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path)
+    assert sorted(counted_runs) == [("kcf", "late"), ("kcf", "right"), ("mosse", "late")]
+    err = capsys.readouterr().err
+    assert f"benchmark: {tmp_path / 'kcf' / 'right'}.txt or .json is damaged: running it again" in err
+    assert f"{tmp_path / 'mosse' / 'late'}.txt or .json is damaged" in err
+    assert "results of kcf in" in err and "Traceback" not in err
+    assert without_fps(rerun) == without_fps(first)
 
 
 def without_fps(results):
@@ -267,9 +289,9 @@ def test_workers_give_the_same_boxes_as_one_process(dataset, finished, tmp_path)
 def test_workers_are_capped_at_the_runs_and_the_cores(dataset, tmp_path, monkeypatch, capsys, cores, asked, used):
     pools = []
 
-    def run_jobs(jobs, workers, work=benchmark.run_job):
+    def run_jobs(jobs, workers, work, tick):
         pools.append(workers)
-        return map(work, jobs)  # in this process: what is tested is the count asked for
+        return (work(job, tick) for job in jobs)  # in this process: what is tested is the count asked for
 
     monkeypatch.setattr(benchmark, "run_jobs", run_jobs)
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
@@ -397,6 +419,73 @@ def test_command_line_flags(dataset, tmp_path, capsys):
     assert args.trackers == ["kcf"] and args.workers == 1 and args.format == "auto"
     assert benchmark.main(args) == 0
     assert "| kcf |" in capsys.readouterr().out
-    for bad in (["--trackers", "kcf,kfc"], ["--workers", "0"], ["--device", "gpu"]):
+    args = parser.parse_args(["--dataset", "x", "--trackers", "siamfc:siamfc_light,siamfc@w.pt,kcf"])
+    assert args.trackers == ["siamfc:siamfc_light", "siamfc@w.pt", "kcf"]
+    for bad in (["--trackers", "kcf,kfc"], ["--trackers", "kcf@w.pt"], ["--workers", "0"], ["--device", "gpu"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["--dataset", "x", *bad])
+
+
+def test_several_configurations_of_ours_in_one_run(dataset, tmp_path, counted_runs):
+    config = tmp_path / "my configs" / "wide.yaml"
+    config.parent.mkdir()
+    config.write_text("tracking:\n  window_influence: 0.4\n")
+    specs = ("siamfc", "siamfc:siamfc_light", f"siamfc:{config}")
+    out = tmp_path / "out"
+    results = benchmark.run_benchmark(dataset, trackers=specs, out=out)
+    assert set(results) == set(specs) and len(counted_runs) == 6
+    folders = ["siamfc", "siamfc_siamfc_light", peers.folder_name(specs[2])]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(folders)
+    made = read(out / "results.json")["provenance"]["trackers"]
+    assert made["siamfc:siamfc_light"]["config"].endswith("siamfc_light.yaml")
+    assert made["siamfc:siamfc_light"]["weights"].endswith("siamfc_light.pt")
+    assert made[f"siamfc:{config}"]["config"] == str(config)
+    assert len({made[spec]["setup"] for spec in specs}) == 3
+    assert "| siamfc:siamfc_light |" in (out / "report.md").read_text()
+
+    # Each is cached on its own: a rerun does nothing; a new spec has a folder of its own, even for the same files.
+    counted_runs.clear()
+    benchmark.run_benchmark(dataset, trackers=specs, out=out)
+    assert counted_runs == []
+    light = tracker_weights.resolve("siamfc_light.pt")
+    benchmark.run_benchmark(dataset, trackers=(f"siamfc:siamfc_light@{light}", "siamfc"), out=out)
+    assert len(counted_runs) == 2 and all(name.endswith("siamfc_light.pt") for name, _ in counted_runs)
+
+
+def test_specs_that_would_share_a_folder_are_refused(dataset, tmp_path):
+    (tmp_path / "a").mkdir()
+    for path in (tmp_path / "a" / "b.yaml", tmp_path / "a_b.yaml"):
+        path.write_text("tracking:\n  window_influence: 0.4\n")
+    specs = (f"siamfc:{tmp_path}/a/b.yaml", f"siamfc:{tmp_path}/a_b.yaml")
+    with pytest.raises(UserError, match="would share the folder"):
+        benchmark.run_benchmark(dataset, trackers=specs, out=tmp_path / "out")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_the_frames_read_as_they_are(dataset, tmp_path, workers):
+    sequences = load_dataset(dataset)
+    built = ("mosse", {"config": None, "weights": None, "peer_models": None, "device": "cpu"})
+    jobs = [("ope", "mosse", seq, built, "setup", tmp_path) for seq in sequences]
+    ticks = []
+    answers = []
+    for answer in benchmark.run_jobs(jobs, workers, benchmark.run_job, ticks.append):
+        answers.append((answer, sum(ticks)))
+    assert all(error is None for (_, error), _ in answers) and set(ticks) == {1}
+    assert sum(ticks) == 2 * FRAMES
+    if workers == 1:  # every frame of a run is told before the run's answer
+        assert [frames for _, frames in answers] == [FRAMES, 2 * FRAMES]
+
+
+def test_long_term_figures_where_the_target_leaves_the_view(tmp_path):
+    write_sequence(tmp_path / "data", "right", (3, 1))
+    write_sequence(tmp_path / "data", "leaves", (2, 2), absent=(6, 7, 8))
+    (tmp_path / "data" / "list.txt").write_text("right\nleaves\n")
+    benchmark.run_benchmark(tmp_path / "data", trackers=("kcf", "mosse"), out=tmp_path / "out")
+    longterm = read(tmp_path / "out" / "longterm.json")
+    assert set(longterm) == {"provenance", "trackers"} and set(longterm["trackers"]) == {"kcf", "mosse"}
+    for entry in longterm["trackers"].values():
+        assert set(entry) == {"precision", "recall", "fscore", "sequences"}
+        assert list(entry["sequences"]) == ["right", "leaves"]
+        assert all(0 <= row[k] <= 1 for row in [entry, *entry["sequences"].values()] for k in ("precision", "recall"))
+        assert 0 < entry["fscore"] <= 1
+    assert "| tracker | precision | recall | F-score |" in (tmp_path / "out" / "report.md").read_text()

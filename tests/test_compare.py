@@ -16,9 +16,9 @@ def results(path, tracker, aucs, protocol=None):
     return str(path)
 
 
-def compare(*args):
+def compare(*args, script=("run_tracker.py", "compare")):
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"), *args], capture_output=True, text=True
+        [sys.executable, os.path.join(ROOT, script[0]), *script[1:], *args], capture_output=True, text=True
     )
 
 
@@ -30,6 +30,13 @@ def test_compare_two_runs(tmp_path):
     auc = next(line for line in run.stdout.splitlines() if line.startswith("auc "))
     # +0.10, -0.10, +0.03 on the three shared sequences (s4 has no partner)
     assert "+0.0100 ± 0.0586" in auc and "3 sequences" in auc and "better on 2, worse on 1" in auc
+
+
+def test_the_old_script_still_compares(tmp_path):
+    a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.2})
+    b = results(tmp_path / "b.json", "siamfc", {"s1": 0.6, "s2": 0.4})
+    run = compare(a, b, script=(os.path.join("benchmarks", "compare.py"),))
+    assert run.returncode == 0 and "B - A = +0.1500" in run.stdout
 
 
 def test_compare_warns_when_the_protocols_differ(tmp_path):
@@ -87,9 +94,9 @@ def test_compare_errors_are_one_line(tmp_path):
 
 def test_output_cut_short_by_the_reader(tmp_path):
     a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5, "s2": 0.4})
-    script = os.path.join(ROOT, "benchmarks", "compare.py")
-    # `true` exits without reading: the script's first write meets a closed pipe.
+    script = os.path.join(ROOT, "run_tracker.py")
+    # `true` exits without reading: the command's first write meets a closed pipe.
     run = subprocess.run(
-        f'"{sys.executable}" "{script}" "{a}" "{a}" | true', shell=True, capture_output=True, text=True
+        f'"{sys.executable}" "{script}" compare "{a}" "{a}" | true', shell=True, capture_output=True, text=True
     )
     assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr

@@ -13,11 +13,14 @@ from tracker.metrics import (
     eao,
     eao_curve,
     iou,
+    longterm_figures,
+    longterm_thresholds,
     normalized_center_error,
     paired_difference,
     precision_curve,
     success_curve,
     summary,
+    tracking_precision_recall,
     vot_accuracy_robustness,
 )
 
@@ -149,3 +152,33 @@ def test_paired_difference_by_hand():
     assert r["mean"] == pytest.approx(0.01)
     assert r["se"] == pytest.approx(np.sqrt((0.09**2 + 0.11**2 + 0.02**2) / 2) / np.sqrt(3))
     assert paired_difference(a, b, margin=0.05)["better"] == 1
+
+
+def test_longterm_thresholds_take_evenly_ranked_scores_between_infinities():
+    assert longterm_thresholds([0.2, np.nan, 0.9, 0.5]).tolist() == [np.inf, 0.9, 0.5, 0.2, -np.inf]
+    # 10 scores, 4 to pick: every 10 // 4 = 2nd rank from the highest, ranks 2, 4, 6, 8 of 9..0.
+    assert longterm_thresholds(np.arange(10.0), resolution=6).tolist() == [np.inf, 7, 5, 3, 1, -np.inf]
+
+
+# Frame 0 and 1: target visible, IoU 0.8 and 0.6; frames 2 and 3: target gone (IoU 0).
+LONG = ([0.8, 0.6, 0.0, 0.0], [0.9, 0.5, 0.7, 0.2], [True, True, False, False])
+
+
+def test_tracking_precision_recall_hand_computed():
+    precision, recall = tracking_precision_recall(*LONG, [np.inf, 0.9, 0.7, 0.5, 0.2])
+    # Reported: none (precision 1 by definition); frame 0; 0 and 2; 0, 1 and 2; all. Recall over 2 visible frames.
+    np.testing.assert_allclose(precision, [1, 0.8, 0.4, 1.4 / 3, 0.35])
+    np.testing.assert_allclose(recall, [0, 0.4, 0.4, 0.7, 0.7])
+
+
+def test_longterm_f_score_is_the_best_over_thresholds_of_the_mean_curves():
+    one = longterm_figures([LONG])
+    # F = 2PR/(P+R) at the thresholds above: 0, 0.533, 0.4, 0.56, 0.467; best at 0.5.
+    assert one == pytest.approx({"precision": 1.4 / 3, "recall": 0.7, "fscore": 0.56})
+    # With a second sequence (one visible frame, IoU 0.5, score 0.6) the thresholds are both's scores and
+    # the curves are averaged: at 0.5, P = (1.4/3 + 0.5) / 2, R = (0.7 + 0.5) / 2, F = 0.58 / (29/60 + 0.6).
+    two = longterm_figures([LONG, ([0.5], [0.6], [True])])
+    assert two == pytest.approx({"precision": 29 / 60, "recall": 0.6, "fscore": 0.58 / (29 / 60 + 0.6)})
+    # A sequence where the target is never visible has no recall: it is left out.
+    assert longterm_figures([LONG, ([0.0], [0.3], [False])]) == one
+    assert np.isnan(longterm_figures([([0.0], [0.3], [False])])["fscore"])

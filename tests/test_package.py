@@ -99,3 +99,21 @@ def test_track_with_a_shipped_config_by_bare_name(installed, tmp_path):
     )
     assert missing.returncode == 2 and "siamfc_alexnet" in missing.stderr and "Traceback" not in missing.stderr
     assert missing.stderr.startswith("error:") and "siamtrack" not in missing.stderr.split(":")[0]
+
+
+def test_ctrl_c_while_the_command_line_loads_is_no_traceback(installed, tmp_path):
+    # The installed script itself, run with Ctrl-C arriving just as it imports tracker.cli (which
+    # loads yaml, argparse and the rest: tens of milliseconds where a Ctrl-C lands).
+    script = (
+        "import runpy, sys\n"
+        "class CtrlC:\n"
+        "    def find_spec(self, name, *_):\n"
+        "        if name == 'tracker.cli':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, CtrlC())\n"
+        f"runpy.run_path({str(installed / 'siamtrack')!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [str(installed / "python"), "-c", script, "--version"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tracker.errors import UserError
-from tracker.peers import PeerTracker, PeerUnavailable, make_tracker
+from tracker.peers import PeerTracker, PeerUnavailable, folder_name, make_tracker, parse_spec, spec_options
 
 MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models")
 START = np.array([40.0, 30.0, 40.0, 40.0])
@@ -116,3 +116,22 @@ def test_peer_can_be_reinitialised_on_a_box_of_another_size(name):
     tracker.init(frames[1], START + STEP + (0, 0, -8, 0))
     box, _ = tracker.update(frames[2])
     assert box[2:].tolist() == [32, 40]
+
+
+def test_tracker_specs_name_our_config_and_weights():
+    assert parse_spec("kcf") == ("kcf", None, None)
+    assert parse_spec("siamfc:siamfc_light") == ("siamfc", "siamfc_light", None)
+    assert parse_spec("siamfc@runs/best.pt") == ("siamfc", None, "runs/best.pt")
+    # The config ends at the first '@'; the weights take the rest.
+    assert parse_spec("siamfc:C:/a.yaml@w@2.pt") == ("siamfc", "C:/a.yaml", "w@2.pt")
+    for bad, problem in [("kcf:x.yaml", "only siamfc"), ("siamfc:", "give a config"), ("siamfc@", "a weights file")]:
+        with pytest.raises(UserError, match=problem):
+            parse_spec(bad)
+    options = {"config": "given.yaml", "weights": "given.pt", "peer_models": None, "device": "cpu"}
+    assert spec_options("siamfc@w.pt", options) == ("siamfc", {**options, "weights": "w.pt"})
+    assert spec_options("siamfc", options) == ("siamfc", options)
+
+
+def test_a_spec_makes_a_folder_name_without_separators():
+    assert folder_name("siamfc") == "siamfc"
+    assert folder_name("siamfc:configs/a b.yaml@/w/x.pt") == "siamfc_configs_a_b.yaml@_w_x.pt"

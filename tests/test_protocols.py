@@ -4,7 +4,14 @@ import os
 import numpy as np
 import pytest
 
-from tracker.protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate, sequence_metrics
+from tracker.protocols import (
+    LAYOUT_PROTOCOL,
+    PROTOCOLS,
+    evaluate,
+    leaves_view,
+    longterm_frames,
+    sequence_metrics,
+)
 from tracker.sequences import LAYOUTS
 
 # Figures of the GOT-10k toolkit's own code (got10k 0.1.3) for the boxes stored with them; made by
@@ -107,3 +114,17 @@ def test_missing_prediction_is_a_miss():
 
 def test_every_layout_has_a_protocol():
     assert set(LAYOUT_PROTOCOL) == set(LAYOUTS) and set(LAYOUT_PROTOCOL.values()) <= set(PROTOCOLS)
+
+
+def test_a_long_term_sequence_is_one_where_the_target_leaves_after_it_was_seen():
+    assert leaves_view([False, True, False]) and leaves_view([True, False, True])
+    assert not leaves_view([True, False, False]) and not leaves_view([False, False])
+
+
+def test_longterm_frames_are_those_after_the_init_with_overlap_0_where_the_target_is_gone():
+    gt = [[0, 0, 10, 10], [0, 0, 10, 10], [np.nan] * 4, [0, 0, 10, 10]]
+    pred = [[0, 0, 10, 10], [0, 0, 10, 5], [0, 0, 10, 10], [0, 0, 10, 10]]
+    # Frame 0 is the init (no score); frame 2 has no box, frame 3 an absence label.
+    overlaps, scores, visible = longterm_frames(pred, gt, [False, False, False, True], [np.nan, 0.9, 0.4, 0.8])
+    assert overlaps.tolist() == [0.5, 0, 0] and scores.tolist() == [0.9, 0.4, 0.8]
+    assert visible.tolist() == [True, False, False]

@@ -207,6 +207,20 @@ def test_track_removes_what_a_killed_run_left_but_not_a_running_ones(tmp_path):
         assert temp_files(out) == [Path(running)]
 
 
+def test_track_removes_day_old_temporaries_that_name_no_writer(tmp_path):
+    frames, box = moving_square(4)
+    clip = write_clip(tmp_path / "clip.mp4", frames)
+    out = tmp_path / "out"
+    out.mkdir()
+    old, recent = out / ".out.txt.k3j_x9q2.tmp", out / ".out.mp4.a8b7c6d5.tmp"  # as mkstemp named them
+    for path in (old, recent):
+        path.write_text("")
+    day_ago = time.time() - 24 * 3600 - 60
+    os.utime(old, (day_ago, day_ago))
+    assert cli.main(track_args(clip, box, out)) == 0
+    assert temp_files(out) == [recent]  # may still be a live writer's
+
+
 @pytest.fixture(scope="module")
 def tracker():
     return build_tracker()

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,12 +31,9 @@ def frame_with(rng, texture, box):
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A crop cache built from a tiny dataset: one 5-frame video and a set of two still images.
-
-    Built through cropcache.build, as training does, so the cache lies where training looks for it.
-    """
-    data, cache = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("cache")
+def data(tmp_path_factory):
+    """A tiny dataset: one 5-frame video and a set of two still images."""
+    data = tmp_path_factory.mktemp("data")
     rng = np.random.default_rng(0)
     texture = lambda: rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)  # noqa: E731
     seq = data / "sequences" / "square"
@@ -55,6 +53,14 @@ def cache(tmp_path_factory):
     (stills / "annotations.json").write_text(
         json.dumps([{"file": f"{k}.jpg", "size": [160, 120], "boxes": [[50, 40, 48, 36]]} for k in range(2)])
     )
+    return data
+
+
+@pytest.fixture(scope="module")
+def cache(data, tmp_path_factory):
+    """A crop cache of `data`, built through cropcache.build, as training does, so the cache lies
+    where training looks for it."""
+    cache = tmp_path_factory.mktemp("cache")
     paths = cropcache.build(str(data), str(data / "train.txt"), str(cache))
     assert len(paths) == 2
     return cache
@@ -339,14 +345,56 @@ def test_impossible_training_values_are_refused_before_any_work(tmp_path, cache,
     assert not (tmp_path / "out").exists()
 
 
-def test_resume_with_another_model_is_refused(tmp_path, cache, run_a):
+def resume_with(tmp_path, run_a, cache, changes):
+    """Resume run_a's checkpoint under its config with `changes` ({(section, key): value})."""
     config = tmp_path / "train.yaml"
     write_config(tmp_path, cache)
     os.makedirs(tmp_path / "out")
     shutil.copy(run_a[0] / "checkpoint.pt", tmp_path / "out" / "checkpoint.pt")
     cfg = yaml.safe_load(config.read_text())
-    cfg["model"]["width"] = 0.5
+    cfg["data"]["root"] = str(run_a[0].parent / "no_data")  # as run_a had it
+    for (section, key), value in changes.items():
+        cfg.setdefault(section, {})[key] = value
     config.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(UserError, match=r"checkpoint .* is of model .*'width': 0.25.* asks for .*'width': 0.5") as e:
-        run_train(str(config), resume=True)
-    assert "\n" not in str(e.value)
+    return run_train(str(config), resume=True)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {("model", "width"): 0.5},
+        {("train", "freeze_convs"): 1, ("train", "backbone_lr"): 0.5},
+        {("train", "batch_size"): 4},
+        {("augment", "shift"): 8},
+    ],
+)
+def test_resume_with_a_config_the_checkpoint_cannot_continue_is_refused(tmp_path, cache, run_a, changes):
+    with pytest.raises(UserError) as e:
+        resume_with(tmp_path, run_a, cache, changes)
+    message = str(e.value)
+    assert "\n" not in message and message.startswith(f"checkpoint {tmp_path / 'out' / 'checkpoint.pt'} cannot")
+    for (section, key), value in changes.items():
+        assert f"{section}.{key} (" in message and f"now {value!r})" in message
+    assert os.listdir(tmp_path / "out") == ["checkpoint.pt"]  # refused before any work
+
+
+def test_resume_may_extend_the_epochs_and_change_the_threads(tmp_path, cache, run_a):
+    history = resume_with(tmp_path, run_a, cache, {("train", "epochs"): 3, ("train", "threads"): 2})
+    assert history["loss"][:2] == run_a[1]["loss"] and len(history["loss"]) == 3
+
+
+def test_damaged_or_unchecked_cached_crops_are_built_again(data, tmp_path, capfd):
+    paths = cropcache.build(str(data), str(data / "train.txt"), str(tmp_path))
+    crops = cropcache.load(paths)[0]
+    damaged = bytearray(Path(paths[0]).read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    Path(paths[0]).write_bytes(damaged)
+    # As written before the checksum: the .npz alone.
+    Path(paths[1]).write_bytes(Path(paths[1]).read_bytes().partition(b"\n")[2])
+    with pytest.raises(UserError, match="damaged or from an older siamtrack; set data.root"):
+        cropcache.load(cropcache.build(str(tmp_path / "no_data"), "", str(tmp_path)))  # nothing to build from
+    capfd.readouterr()
+    assert cropcache.build(str(data), str(data / "train.txt"), str(tmp_path)) == paths
+    err = capfd.readouterr().err
+    assert "crop cache: 2 cached file(s) damaged or from an older siamtrack" in err and "Traceback" not in err
+    np.testing.assert_array_equal(cropcache.load(paths)[0], crops)

@@ -6,22 +6,36 @@ One-pass (OTB) results go to <out>/<tracker>/<seq>.txt|json, the supervised (VOT
 """
 
 import argparse
+import dataclasses
+import functools
+import hashlib
+import io
 import itertools
 import json
 import multiprocessing
 import os
+import queue
 import sys
 
 import cv2
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write, remove_temporaries, writable_folder, write_json
+from .fileio import remove_temporaries, writable_folder, write_json, write_text
 from .interface import track
-from .metrics import METRICS, eao, iou, vot_accuracy_robustness
-from .peers import TRACKERS, PeerUnavailable, make_tracker, quiet_opencv, setup_id
+from .metrics import METRICS, eao, iou, longterm_figures, vot_accuracy_robustness
+from .peers import (
+    TRACKERS,
+    PeerUnavailable,
+    folder_name,
+    make_tracker,
+    parse_spec,
+    quiet_opencv,
+    setup_id,
+    spec_options,
+)
 from .progress import Progress
-from .protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate
+from .protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate, leaves_view, longterm_frames
 from .provenance import provenance
 from .report import format_table, status_lines, write_report
 from .sequences import LAYOUTS, detect_format, load_dataset
@@ -106,11 +120,19 @@ def _nulls(values):
     return [None if np.isnan(v) else float(v) for v in values]
 
 
+def _digest(text, record):
+    """SHA-256 of a pair's box file and its record (less this digest): the results are scored from
+    both, and a changed byte in either would change the scores without a sign."""
+    record = {k: v for k, v in record.items() if k != "sha256"}
+    return hashlib.sha256((text + json.dumps(record, sort_keys=True)).encode()).hexdigest()
+
+
 def _save(stem, boxes, record):
     """The boxes as an OTB result file, then the record: the .json comes last, as it marks the pair done."""
-    with atomic_write(stem + ".txt") as f:
-        np.savetxt(f, boxes, fmt="%.2f", delimiter=",")
-    write_json(stem + ".json", record)
+    text = io.StringIO()
+    np.savetxt(text, boxes, fmt="%.2f", delimiter=",")
+    write_text(stem + ".txt", text.getvalue())
+    write_json(stem + ".json", {**record, "sha256": _digest(text.getvalue(), record)})
 
 
 def run_ope(tracker, sequence, stem, setup):
@@ -153,20 +175,27 @@ RUNS = {"ope": run_ope, "vot": run_vot}
 
 def record_stem(out, mode, tracker, sequence):
     """Where a pair's <stem>.txt and <stem>.json go."""
-    folder = os.path.join(out, tracker) if mode == "ope" else os.path.join(out, "vot", tracker)
-    return os.path.join(folder, sequence.name)
+    folder = folder_name(tracker) if mode == "ope" else os.path.join("vot", folder_name(tracker))
+    return os.path.join(out, folder, sequence.name)
 
 
 def done_setup(out, mode, tracker, sequence):
-    """The setup_id a finished pair was made under ("" for records from before there was one), or
-    None if the pair is not finished."""
+    """The setup_id a finished pair was made under ("" for records from before there was one, or
+    before they carried a checksum: stale), or None if the pair is not finished or its files are
+    damaged (said on stderr)."""
     stem = record_stem(out, mode, tracker, sequence)
     if not (os.path.isfile(stem + ".txt") and os.path.isfile(stem + ".json")):
         return None
     try:
-        return load_record(out, mode, tracker, sequence).get("setup", "")
-    except ValueError:  # not JSON: not a finished record
+        with open(stem + ".txt") as f:
+            text = f.read()
+        record = load_record(out, mode, tracker, sequence)
+    except ValueError:  # not text, or not JSON
+        record = None
+    if not isinstance(record, dict) or ("sha256" in record and record["sha256"] != _digest(text, record)):
+        print(f"benchmark: {stem}.txt or .json is damaged: running it again", file=sys.stderr)
         return None
+    return record.get("setup", "") if "sha256" in record else ""
 
 
 def load_record(out, mode, tracker, sequence):
@@ -178,19 +207,39 @@ def load_boxes(out, mode, tracker, sequence):
     return np.loadtxt(record_stem(out, mode, tracker, sequence) + ".txt", delimiter=",", ndmin=2)
 
 
-def run_job(job):
-    """Track one (mode, tracker, sequence) pair and save it; returns the pair's key and error text or None."""
-    mode, name, sequence, options, setup, out = job
-    key = (mode, name, sequence.name)
+def reporting(sequence, tick):
+    """A copy of `sequence` whose frames() calls tick(1) for each frame read, for the progress line."""
+
+    def frames():
+        for frame in sequence.frames():
+            tick(1)
+            yield frame
+
+    copy = dataclasses.replace(sequence)
+    copy.frames = frames
+    return copy
+
+
+def run_job(job, tick):
+    """Track one (mode, tracker spec, sequence) pair and save it, telling tick(1) of each frame read;
+    returns the pair's key and error text or None."""
+    mode, spec, sequence, (name, options), setup, out = job
+    key = (mode, spec, sequence.name)
     try:
         with make_tracker(name, **options) as tracker:
-            RUNS[mode](tracker, sequence, record_stem(out, mode, name, sequence), setup)
+            sequence = reporting(sequence, tick)
+            RUNS[mode](tracker, sequence, record_stem(out, mode, spec, sequence), setup)
     except Exception as e:  # a tracker that breaks on one sequence must not stop the others
         return key, " ".join(f"{type(e).__name__}: {e}".split())
     return key, None
 
 
-def limit_threads():
+_frames_read = None  # in a pool worker: the queue it reports the frames it reads to
+
+
+def start_worker(frames_read):
+    global _frames_read
+    _frames_read = frames_read
     # N workers with N threads each would fight over the cores.
     import torch
 
@@ -199,14 +248,46 @@ def limit_threads():
     quiet_opencv()
 
 
-def run_jobs(jobs, workers, work=run_job):
-    """Yield work's answers (by default run_job's) as the jobs finish, in this process or in a pool
-    of `workers`."""
+def drain(frames_read, tick):
+    """Pass on to tick what the workers have put in the queue so far."""
+    try:
+        while True:
+            tick(frames_read.get_nowait())
+    except queue.Empty:
+        pass
+
+
+def next_answer(answers, frames_read, tick):
+    """The pool's next answer, passing on the frames read while it comes."""
+    while True:
+        drain(frames_read, tick)
+        try:
+            return answers.next(timeout=0.2)
+        except multiprocessing.TimeoutError:
+            pass
+
+
+def _in_worker(work, job):
+    return work(job, _frames_read.put)
+
+
+def run_jobs(jobs, workers, work, tick):
+    """Yield the answers of work(job, tick) as the jobs finish, in this process or in a pool of
+    `workers`. tick(n) hears of the frames work reads as it reads them: in a pool, through a queue
+    that each worker's tick puts them in, read here while the answers are awaited."""
     if workers == 1:
-        yield from map(work, jobs)
+        for job in jobs:
+            yield work(job, tick)
         return
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=limit_threads) as pool:
-        yield from pool.imap_unordered(work, jobs)
+    context = multiprocessing.get_context("spawn")
+    frames_read = context.Queue()
+    with context.Pool(workers, initializer=start_worker, initargs=(frames_read,)) as pool:
+        answers = pool.imap_unordered(functools.partial(_in_worker, work), jobs)
+        for _ in jobs:
+            yield next_answer(answers, frames_read, tick)
+        pool.close()
+        pool.join()  # a worker that exits cleanly has sent all it put in the queue
+    drain(frames_read, tick)
 
 
 def summarize_ope(records, runs, protocol):
@@ -237,6 +318,15 @@ def summarize_vot(records):
     return entry
 
 
+def summarize_longterm(records, runs):
+    """A tracker's longterm.json entry: VOT-LT tracking precision, recall and F-score, overall and per
+    sequence, from the records' scores and the runs (pred, gt, absent, ...) of each sequence."""
+    frames = [longterm_frames(*run[:3], np.array(r["scores"], float)) for r, run in zip(records, runs)]
+    entry = longterm_figures(frames)
+    entry["sequences"] = {r["sequence"]: longterm_figures([f]) for r, f in zip(records, frames)}
+    return entry
+
+
 def startable(sequences):
     """The sequences where the target is visible at some point; the others are named and left out."""
     for seq in sequences:
@@ -248,29 +338,44 @@ def startable(sequences):
     return [seq for seq in sequences if not seq.absent.all()]
 
 
-def buildable(trackers, options):
-    """The trackers that can be built here, and a status.json entry for each one that cannot."""
-    available, status = [], {}
-    for name in dict.fromkeys(trackers):
+def buildable(specs, options):
+    """The tracker specs that can be built here, each with make_tracker's name and options, and a
+    status.json entry for each one that cannot."""
+    built, status = {}, {}
+    for spec in dict.fromkeys(specs):
+        name, spec_opts = spec_options(spec, options)
         try:
-            make_tracker(name, **options).close()
-            available.append(name)
+            make_tracker(name, **spec_opts).close()
+            built[spec] = name, spec_opts
         except PeerUnavailable as e:
-            status[name] = {"status": "skipped", "reason": str(e)}
-            print(f"benchmark: skipping {name}: {e}", file=sys.stderr)
-    return available, status
+            status[spec] = {"status": "skipped", "reason": str(e)}
+            print(f"benchmark: skipping {spec}: {e}", file=sys.stderr)
+    return built, status
+
+
+def check_folders(specs):
+    """Two specs must not share a result folder (see peers.folder_name)."""
+    folders = {}
+    for spec in specs:
+        other = folders.setdefault(folder_name(spec), spec)
+        if other != spec:
+            raise UserError(f"trackers {other} and {spec} would share the folder {folder_name(spec)}; rename one")
 
 
 def run_all(jobs, workers):
     """Run the jobs, showing progress; returns {tracker: {sequence: error text}} for those that failed."""
-    errors = {}
-    lengths = {job[2].name: len(job[2]) for job in jobs}
-    progress = Progress("benchmark", sum(lengths[job[2].name] for job in jobs))
-    for done, ((mode, name, seq_name), error) in enumerate(run_jobs(jobs, workers), 1):
+    errors, done = {}, 0
+    progress = Progress("benchmark", sum(len(job[2]) for job in jobs))
+
+    def tick(frames):
+        progress.update(frames, f", {done}/{len(jobs)} runs")
+
+    for (mode, name, seq_name), error in run_jobs(jobs, workers, run_job, tick):
+        done += 1
         if error:
             errors.setdefault(name, {})[seq_name if mode == "ope" else f"{seq_name} (supervised)"] = error
-        progress.update(lengths[seq_name], f", {done}/{len(jobs)} runs")
     if jobs:
+        tick(progress.total - progress.done)  # the frames a failed run did not read
         progress.close()
     return errors
 
@@ -317,21 +422,23 @@ def run_benchmark(
     protocol = protocol or LAYOUT_PROTOCOL[fmt]
     vot = vot or protocol == "vot"
     options = dict(config=config, weights=weights, peer_models=peer_models, device=device)
-    available, status = buildable(trackers, options)
+    built, status = buildable(trackers, options)
+    available = list(built)
+    check_folders(available)
     writable_folder(out)  # before the runs, not after them
     modes = ("ope", "vot") if vot else ("ope",)
-    setups = {name: setup_id(name, **options) for name in available}
+    setups = {spec: setup_id(name, **spec_opts) for spec, (name, spec_opts) in built.items()}
     pairs = [(mode, name, seq) for mode in modes for name in available for seq in sequences]
     found = [done_setup(out, *pair) for pair in pairs]
     stale = sorted({name for (_, name, _), setup in zip(pairs, found) if setup not in (None, setups[name])})
     if stale and not force:
         print(
             f"benchmark: results of {', '.join(stale)} in {out} were made with another config, weights, "
-            "model files or library version: running them again",
+            "model files, library or siamtrack version: running them again",
             file=sys.stderr,
         )
     jobs = [
-        (mode, name, seq, options, setups[name], out)
+        (mode, name, seq, built[name], setups[name], out)
         for (mode, name, seq), setup in zip(pairs, found)
         if force or setup != setups[name]
     ]
@@ -342,33 +449,41 @@ def run_benchmark(
     # A tracker that failed anywhere has no comparable mean, so it is only listed in status.json.
     scored = [name for name in available if name not in status]
     sizes = [frame_size(s) if PROTOCOLS[protocol].clip else None for s in sequences]
-    results, curves = {}, {}
+    # Long-term figures where the target leaves the view: they need the confidence, the others ignore it.
+    longterm = any(leaves_view(s.absent) for s in sequences)
+    results, curves, longterm_results = {}, {}, {}
     for name in scored:
+        records = [load_record(out, "ope", name, s) for s in sequences]
         runs = [(load_boxes(out, "ope", name, s), s.boxes, s.absent, size) for s, size in zip(sequences, sizes)]
-        results[name], curves[name] = summarize_ope(
-            [load_record(out, "ope", name, s) for s in sequences], runs, protocol
-        )
+        results[name], curves[name] = summarize_ope(records, runs, protocol)
+        if longterm:
+            longterm_results[name] = summarize_longterm(records, runs)
     vot_results = (
         {name: summarize_vot([load_record(out, "vot", name, s) for s in sequences]) for name in scored} if vot else None
     )
 
-    made = provenance(dataset, fmt, split, protocol, sequences, setups, options)
+    made = provenance(dataset, fmt, split, protocol, sequences, setups, built)
     write_json(os.path.join(out, "results.json"), {"provenance": made, "trackers": results})
     write_json(os.path.join(out, "status.json"), status)
     if vot:
         write_json(os.path.join(out, "vot.json"), {"provenance": made, "trackers": vot_results})
-    write_report(results, status, out, curves, vot_results, made)
+    if longterm:
+        write_json(os.path.join(out, "longterm.json"), {"provenance": made, "trackers": longterm_results})
+    write_report(results, status, out, curves, vot_results, made, longterm_results if longterm else None)
     return results
 
 
-def _tracker_names(text):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in TRACKERS]
-    if unknown or not names:
+def _tracker_specs(text):
+    specs = [n.strip() for n in text.split(",") if n.strip()]
+    try:
+        unknown = [spec for spec in specs if parse_spec(spec)[0] not in TRACKERS]
+    except UserError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if unknown or not specs:
         raise argparse.ArgumentTypeError(
             f"unknown tracker {', '.join(unknown) or text!r}; choose from {','.join(TRACKERS)}"
         )
-    return names
+    return specs
 
 
 def _positive(text):
@@ -383,9 +498,10 @@ def add_arguments(parser):
     parser.add_argument("--split", help="text file of the sequence names to run, one a line")
     parser.add_argument(
         "--trackers",
-        type=_tracker_names,
+        type=_tracker_specs,
         default=["siamfc"],
-        help=f"comma-separated, from {','.join(TRACKERS)} (default siamfc)",
+        help=f"comma-separated, from {','.join(TRACKERS)} (default siamfc); ours also as siamfc:CONFIG, "
+        "siamfc@WEIGHTS or siamfc:CONFIG@WEIGHTS, several in one run, each labelled so",
     )
     parser.add_argument("--peer-models", help="folder of the Nano/Vit ONNX files (default ../shared/models)")
     parser.add_argument("--out", default="benchmark_out", help="output folder (default benchmark_out)")

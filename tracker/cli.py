@@ -1,4 +1,4 @@
-"""The command line: track a video (the default), benchmark trackers, train the network."""
+"""The command line: track a video (the default), benchmark trackers, compare two benchmark runs, train the network."""
 
 import argparse
 import collections
@@ -326,6 +326,11 @@ def parser():
 
     add_arguments(b)
 
+    c = sub.add_parser("compare", help="paired per-sequence differences between two benchmark results.json")
+    from .compare import add_arguments as add_compare_arguments
+
+    add_compare_arguments(c)
+
     r = sub.add_parser("train", help="train the network on sequences and still images")
     r.add_argument(
         "--config",
@@ -383,6 +388,10 @@ def run(args):
         from .benchmark import main as benchmark
 
         return benchmark(args)
+    elif args.command == "compare":
+        from .compare import main as compare
+
+        compare(args)
     else:
         from .train import train
 

@@ -1,11 +1,13 @@
 """Training crops, cut once: every annotated frame and still-image box, centred on its target.
 
 Each video is decoded once and each target cropped to CROP px around it (the search region plus a
-margin for shift jitter), JPEG-compressed, one .npz per sequence or image set. A killed build
-resumes at the first missing file.
+margin for shift jitter), JPEG-compressed, one .npz per sequence or image set, behind a line with its SHA-256
+(fileio.write_verified). A killed build resumes at the first missing file; a damaged one is built
+again.
 """
 
 import glob
+import io
 import json
 import math
 import os
@@ -15,7 +17,7 @@ import cv2
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_path
+from .fileio import read_verified, write_verified
 from .geometry import context_size, crop
 from .progress import Progress
 
@@ -33,15 +35,26 @@ def target_crop(frame, box, context):
 def save_group(path, crops, frames, still, quality=90):
     encoded = [cv2.imencode(".jpg", c, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].ravel() for c in crops]
     offsets = np.cumsum([0] + [len(e) for e in encoded])
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                data=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
-                offsets=offsets,
-                frames=np.asarray(frames, dtype=np.int64),
-                still=still,
-            )
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        data=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
+        offsets=offsets,
+        frames=np.asarray(frames, dtype=np.int64),
+        still=still,
+    )
+    write_verified(path, buf.getvalue())
+
+
+def read_group(path):
+    """The arrays save_group wrote at `path`, or a UserError if the file is not exactly that."""
+    blob = read_verified(path)
+    if blob is None:
+        raise UserError(
+            f"cached crops {path} are damaged or from an older siamtrack; set data.root in the train config "
+            "to the training data to build them again"
+        )
+    return np.load(io.BytesIO(blob))
 
 
 def usable(box):
@@ -99,11 +112,18 @@ def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, 
         return paths
     jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root, max_set_boxes)) if images else [])
     progress = Progress("crop cache", sum(job[1] for job in jobs), "targets")
-    paths = []
-    for name, n, still, items in jobs:
-        path = os.path.join(cache_dir, name + ".npz")
-        paths.append(path)
-        if not os.path.exists(path):
+    paths = [os.path.join(cache_dir, name + ".npz") for name, *_ in jobs]
+    # A file that is not exactly what save_group wrote (a changed byte, or one from before the
+    # checksum) would train on wrong crops without a sign: it is built again.
+    damaged = [p for p in paths if os.path.exists(p) and read_verified(p) is None]
+    if damaged:
+        print(
+            f"crop cache: {len(damaged)} cached file(s) damaged or from an older siamtrack, e.g. "
+            f"{damaged[0]}: building them again",
+            file=sys.stderr,
+        )
+    for path, (_, n, still, items) in zip(paths, jobs):
+        if path in damaged or not os.path.exists(path):
             crops, frames = [], []
             for i, frame, box in items():
                 crops.append(target_crop(frame, box, context))
@@ -119,7 +139,7 @@ def load(paths):
     whether it is a still image."""
     crops, groups, frames, still = [], [], [], []
     for g, path in enumerate(paths):
-        with np.load(path) as z:
+        with read_group(path) as z:
             data, offsets = z["data"], z["offsets"]
             crops += [cv2.imdecode(data[a:b], cv2.IMREAD_COLOR) for a, b in zip(offsets[:-1], offsets[1:])]
             frames.append(z["frames"])

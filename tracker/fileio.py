@@ -6,6 +6,7 @@ import json
 import os
 import re
 import tempfile
+import time
 
 from .errors import UserError
 
@@ -51,13 +52,29 @@ def writable_folder(folder):
         raise UserError(f"cannot write into {folder}: {e.strerror}; choose a writable output folder") from None
 
 
+# Earlier versions named no writer in their temporary files (`.<name>.<8 random characters>.tmp`),
+# so whether it still runs can't be asked; the file's age is all there is. A minute proves nothing:
+# `track` writes a JSON box file only when tracking ends, so a live run's can be untouched for as long
+# as its video. After a day it is taken for a killed run's: a run of those versions still tracking
+# (a camera left on) is far rarer than a killed one.
+UNNAMED_WRITER_AGE = 24 * 3600  # seconds
+
+
 def remove_stale_temporaries(folder):
     """Delete the temporary files that atomic_path left in `folder` (not below it) for processes
-    that have ended: a killed run's. Those of a run still writing there are kept."""
+    that have ended: a killed run's. Those of a run still writing there are kept (for one that names
+    no writer, for UNNAMED_WRITER_AGE)."""
     for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, name)
         writer = re.fullmatch(r"\..+\.(\d+)\.\w+\.tmp", name)
-        if writer and not running(int(writer[1])):
-            os.remove(os.path.join(folder, name))
+        with contextlib.suppress(FileNotFoundError):  # its writer may have just renamed it
+            if writer:
+                stale = not running(int(writer[1]))
+            else:
+                unnamed = re.fullmatch(r"\..+\.\w{8}\.tmp", name)
+                stale = unnamed and time.time() - os.path.getmtime(path) > UNNAMED_WRITER_AGE
+            if stale:
+                os.remove(path)
 
 
 def running(pid):

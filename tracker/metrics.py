@@ -1,4 +1,4 @@
-"""Tracking metrics: one-pass (OTB, GOT-10k, LaSOT) and supervised (VOT).
+"""Tracking metrics: one-pass (OTB, GOT-10k, LaSOT), supervised (VOT) and long-term (VOT-LT).
 
 Boxes are x, y, w, h in continuous coordinates (area = w * h, no +1 as in old Matlab code; the
 toolkits' +1 cancels out of IoU and centre offsets). Which frames count, and how, is each
@@ -154,6 +154,46 @@ def eao(fragments, interval=None):
     curve = eao_curve(fragments)
     low, high = interval or (1, len(curve))
     return float(curve[low - 1 : high].mean())
+
+
+def longterm_thresholds(scores, resolution=100):
+    """The confidence thresholds the VOT-LT toolkit sweeps: +inf, then `resolution` - 2 of the scores
+    (NaN left out) at evenly spaced ranks from the highest, or all of them if there are no more, then -inf."""
+    scores = np.sort(np.asarray(scores, float)[~np.isnan(scores)])[::-1]
+    if len(scores) > resolution - 2:
+        step = len(scores) // (resolution - 2)
+        scores = scores[np.round(np.linspace(step, len(scores) - step, resolution - 2)).astype(int)]
+    return np.concatenate([[np.inf], scores, [-np.inf]])
+
+
+def tracking_precision_recall(overlaps, scores, visible, thresholds):
+    """VOT-LT tracking precision and recall of one sequence at each threshold (Lukezic et al., "Now you
+    see me", 2020): at threshold t the tracker reports the target on the frames whose score is t or
+    more. Precision is the mean overlap over those frames (1 where there are none), recall the summed
+    overlap over them divided by the number of frames where the target is `visible`. overlaps: per
+    frame, the IoU with the ground truth, 0 where the target is not visible."""
+    reported = np.asarray(scores, float)[:, None] >= np.asarray(thresholds)
+    hits = (np.asarray(overlaps, float)[:, None] * reported).sum(axis=0)
+    count = reported.sum(axis=0)
+    precision = np.divide(hits, count, out=np.ones(len(hits)), where=count > 0)
+    return precision, hits / np.sum(visible)
+
+
+def longterm_figures(sequences, resolution=100):
+    """VOT-LT tracking precision, recall and F-score of a tracker over `sequences`, each
+    (overlaps, scores, visible) as for tracking_precision_recall; those where the target is never
+    visible are left out. As the VOT toolkit does: one set of thresholds from the scores of all
+    sequences, precision and recall averaged over sequences at each, F = 2PR / (P + R); the F-score
+    is its maximum over the thresholds, precision and recall their values there."""
+    sequences = [s for s in sequences if np.any(s[2])]
+    if not sequences:
+        return {"precision": np.nan, "recall": np.nan, "fscore": np.nan}
+    thresholds = longterm_thresholds(np.concatenate([s[1] for s in sequences]), resolution)
+    precision, recall = np.mean([tracking_precision_recall(*s, thresholds) for s in sequences], axis=0)
+    total = precision + recall
+    f = np.divide(2 * precision * recall, total, out=np.zeros(len(total)), where=total > 0)
+    best = int(np.argmax(f))
+    return {"precision": float(precision[best]), "recall": float(recall[best]), "fscore": float(f[best])}
 
 
 def paired_difference(a, b, margin=0.01):

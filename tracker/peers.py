@@ -4,6 +4,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 
 import cv2
 import numpy as np
@@ -143,6 +144,30 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
     if name not in _BUILDERS:
         raise UserError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
     return make_peer(name, peer_models)
+
+
+def parse_spec(spec):
+    """(name, config, weights) of a --trackers spec: a tracker's name, for ours optionally followed by
+    ':CONFIG' (a YAML file or a shipped config's name) and '@WEIGHTS'; absent parts are None."""
+    rest, at, weights = spec.partition("@")
+    name, colon, config = rest.partition(":")
+    if (at and not weights) or (colon and not config):
+        raise UserError(f"tracker {spec!r}: give a config after ':' and a weights file after '@'")
+    if (config or weights) and name != "siamfc":
+        raise UserError(f"tracker {spec!r}: only siamfc takes :CONFIG or @WEIGHTS")
+    return name, config or None, weights or None
+
+
+def spec_options(spec, options):
+    """make_tracker's name and options for a --trackers spec: its config and weights, where it gives
+    them, replace those of `options`."""
+    name, config, weights = parse_spec(spec)
+    return name, {**options, "config": config or options["config"], "weights": weights or options["weights"]}
+
+
+def folder_name(spec):
+    """A spec as a folder name: path separators, ':' and other characters some file systems refuse become '_'."""
+    return re.sub(r"[^\w.@+-]", "_", spec)
 
 
 def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):

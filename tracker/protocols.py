@@ -12,7 +12,8 @@ They agree on the formulas (metrics.py) and differ in four rules:
 - pooling: GOT-10k's figures are over the frames of all sequences pooled; the others' are the mean
   of the per-sequence figures.
 
-VOT's one-pass figures follow OTB's rules; its own figures are the supervised run's.
+VOT's one-pass figures follow OTB's rules; its own figures are the supervised run's. Long-term
+figures (VOT-LT) are over the frames after the init, whatever the protocol (longterm_frames).
 """
 
 from dataclasses import dataclass
@@ -101,3 +102,21 @@ def evaluate(runs, protocol):
     if PROTOCOLS[protocol].pooled:
         return per_sequence, summary(*(np.concatenate(parts) for parts in zip(*scores)))
     return per_sequence, aggregate(per_sequence)
+
+
+def leaves_view(absent):
+    """Whether the target is absent on some frame after the first where it is visible: a long-term sequence."""
+    absent = np.asarray(absent, bool)
+    return bool(absent[np.argmax(~absent) :].any())
+
+
+def longterm_frames(pred, gt, absent, scores):
+    """(overlaps, scores, visible) of the frames a one-pass run gave a score, i.e. those after the
+    init, for metrics.longterm_figures: the IoU with the ground truth (0 where the target is absent),
+    the tracker's confidence, and whether the target is visible."""
+    scores = np.asarray(scores, float)
+    gt = np.asarray(gt, float)
+    absent = np.asarray(absent, bool) | np.isnan(gt).any(axis=1)
+    overlaps = np.where(absent, 0.0, iou(pred, np.nan_to_num(gt)))
+    scored = ~np.isnan(scores)
+    return overlaps[scored], scores[scored], ~absent[scored]

@@ -70,8 +70,13 @@ def tracker_files(name, config=None, weights=None, peer_models=None):
     return {"models": {os.path.abspath(p): file_sha256(p) for p in paths}} if paths else {}
 
 
-def provenance(dataset, fmt, split, protocol, sequences, setups, options):
-    """results.json's provenance: setups maps each tracker run to its setup_id; options are make_tracker's."""
+def _tracker_entry(setup, name, options):
+    return {"setup": setup, **tracker_files(name, options["config"], options["weights"], options["peer_models"])}
+
+
+def provenance(dataset, fmt, split, protocol, sequences, setups, built):
+    """results.json's provenance: setups maps each tracker spec run to its setup_id, built to its
+    make_tracker name and options."""
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
@@ -82,8 +87,5 @@ def provenance(dataset, fmt, split, protocol, sequences, setups, options):
         "sequences": len(sequences),
         "ground_truth_sha256": ground_truth_sha256(sequences),
         "protocol": protocol,
-        "trackers": {
-            name: {"setup": setup, **tracker_files(name, options["config"], options["weights"], options["peer_models"])}
-            for name, setup in setups.items()
-        },
+        "trackers": {spec: _tracker_entry(setup, *built[spec]) for spec, setup in setups.items()},
     }

@@ -25,6 +25,7 @@ VOT_COLUMNS = [
     ("EAO", "eao", 3),
     ("failures", "failures", 0),
 ]
+LONGTERM_COLUMNS = [("precision", "precision", 3), ("recall", "recall", 3), ("F-score", "fscore", 3)]
 
 
 def ranked(results, key="auc"):
@@ -149,13 +150,14 @@ def provenance_lines(made):
     return lines
 
 
-def write_report(results, status, out_dir, curves, vot=None, made=None):
+def write_report(results, status, out_dir, curves, vot=None, made=None, longterm=None):
     """Write report.md and the plots (success, precision, norm_precision; .png and .pdf) into out_dir.
 
     results: results.json's "trackers"; status: {tracker: {"status": "skipped", "reason"} or
     {"status": "failed", "errors": {seq: text}}}; curves: {tracker: {"success_curve", "precision_curve",
     "norm_precision_curve"}} as overall; vot: {tracker: {"accuracy", "robustness", "eao", "failures"}} or
-    None; made: results.json's "provenance", or None.
+    None; made: results.json's "provenance", or None; longterm: {tracker: {"precision", "recall", "fscore"}}
+    or None.
     """
     parts = ["# Benchmark"]
     if results:
@@ -179,6 +181,15 @@ def write_report(results, status, out_dir, curves, vot=None, made=None):
             "A tracker that loses the target (overlap 0) is restarted 5 frames later. Accuracy leaves out "
             "the 10 frames after each start; robustness counts failures per 100 frames.",
             _summary_table(vot, VOT_COLUMNS, "eao"),
+        ]
+    if longterm:
+        parts += [
+            "## Long-term (VOT-LT) evaluation",
+            "The target leaves the view in some sequences. At a confidence threshold, the tracker reports the "
+            "target where its score reaches it; precision is the mean IoU over those frames, recall the summed "
+            "IoU over the frames where the target is visible; F-score is the best 2PR/(P+R) over the thresholds, "
+            "precision and recall are there. Over the frames after the init; means over sequences.",
+            _summary_table(longterm, LONGTERM_COLUMNS, "fscore"),
         ]
     if status:
         parts += ["## Not measured", "\n".join(status_lines(status))]

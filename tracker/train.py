@@ -268,6 +268,35 @@ def load_checkpoint(path):
     return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False)
 
 
+# What a resumed run may change: how long it runs (more epochs), how many threads it uses, where its
+# files are. Any other key changes the network, the pairs or the steps the checkpoint was made with.
+RESUMABLE = {"train.epochs", "train.threads", "out", "data.cache"}
+
+
+def flatten(cfg, prefix=""):
+    """{"train.epochs": 20, ...} from {"train": {"epochs": 20, ...}, ...}."""
+    flat = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resumable(ckpt_path, saved, cfg):
+    """A UserError naming the config keys, other than RESUMABLE, that differ from the checkpoint's."""
+    # A key newer than the checkpoint was at its default then.
+    old, new = {**flatten(DEFAULTS), **flatten(saved)}, flatten(cfg)
+    changed = [k for k in new if k not in RESUMABLE and old.get(k) != new[k]]
+    if changed:
+        raise UserError(
+            f"checkpoint {ckpt_path} cannot continue with a changed "
+            + ", ".join(f"{k} ({old.get(k)!r}, now {new[k]!r})" for k in changed)
+            + f"; set it back, or another 'out' to start afresh (only {', '.join(sorted(RESUMABLE))} may change)"
+        )
+
+
 def plot_loss(path, history):
     import matplotlib
 
@@ -294,11 +323,8 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
     if os.path.exists(ckpt_path) and not resume:
         raise UserError(f"{ckpt_path} exists; pass --resume to continue it, or set another 'out' in the config")
     state = load_checkpoint(ckpt_path) if resume and os.path.exists(ckpt_path) else None  # before the long part
-    if state and state["config"]["model"] != cfg["model"]:
-        raise UserError(
-            f"checkpoint {ckpt_path} is of model {state['config']['model']}, but the config asks for "
-            f"{cfg['model']}; set the config's model back, or another 'out' to start afresh"
-        )
+    if state:
+        check_resumable(ckpt_path, state["config"], cfg)
     device = torch.device(device)
     check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])  # before the long part
     writable_folder(out)
