@@ -10,7 +10,6 @@ rerun (or a killed one) skips what is done. The best configuration is printed as
 """
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
@@ -29,6 +28,7 @@ from tracker.metrics import aggregate
 from tracker.params import load_params
 from tracker.progress import Progress
 from tracker.protocols import sequence_metrics
+from tracker.provenance import file_sha256
 from tracker.sequences import Sequence, load_dataset
 from tracker.siamfc import SiamFCTracker
 
@@ -209,11 +209,6 @@ def check_setup(out, setup):
     write_json(path, setup)
 
 
-def file_digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="SiamFC config YAML whose tracking values are the starting point")
@@ -238,7 +233,7 @@ def main(argv=None):
             "sequences": [s.name for s in sequences],
             "frames": args.frames,
             "model": params["model"],
-            "weights": file_digest(weights_io.resolve(params["weights"])),
+            "weights": file_sha256(weights_io.resolve(params["weights"])),
         },
     )
     _net, _ = weights_io.load(params["weights"], params["model"])

@@ -237,15 +237,19 @@ def run_job(job, tick):
 _frames_read = None  # in a pool worker: the queue it reports the frames it reads to
 
 
-def start_worker(frames_read):
-    global _frames_read
-    _frames_read = frames_read
+def limit_threads():
     # N workers with N threads each would fight over the cores.
     import torch
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     quiet_opencv()
+
+
+def start_worker(frames_read):
+    global _frames_read
+    _frames_read = frames_read
+    limit_threads()
 
 
 def drain(frames_read, tick):
