@@ -37,6 +37,7 @@ from tracker.siamfc import SiamFCTracker
 # response map stays centred.
 GRID = {
     "window_influence": (0.1, 0.3, 0.45),
+    "box_lr": (0.3, 0.8),
     "scale_lr": (0.3, 0.8),
     "scale_penalty": (0.94, 0.99),
     "scale_step": (1.02, 1.06),
@@ -46,6 +47,14 @@ GRID = {
 }
 # Tracking values that change neither a box nor an AUC, so a trial holds whatever they are.
 NO_EFFECT = ("lost_threshold", "threads")
+
+
+def swept(config, tracking):
+    """The GRID parameters that can change a box under this model and these tracking values: the
+    scale search's only with several scales, box_lr only with a box head."""
+    idle = {"scale_lr", "scale_penalty", "scale_step"} if tracking["scale_num"] == 1 else set()
+    idle |= set() if config["model"].get("box") else {"box_lr"}
+    return {name: values for name, values in GRID.items() if name not in idle}
 
 
 @dataclass
@@ -162,8 +171,8 @@ def paired_gain(new, old):
     return d.mean(), (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0)
 
 
-def coordinate_descent(start, trials):
-    """Sweep one parameter at a time over GRID, until a whole pass changes nothing or the trial budget
+def coordinate_descent(start, trials, grid):
+    """Sweep one parameter at a time over `grid` (of GRID), until a whole pass changes nothing or the trial budget
     is spent; the best trial.
 
     A value replaces the current one only if its gain is more than one standard error over the
@@ -173,7 +182,7 @@ def coordinate_descent(start, trials):
     moved = True
     while moved:
         moved = False
-        for name, values in GRID.items():
+        for name, values in grid.items():
             for value in values:
                 candidate = {**best["tracking"], name: value}
                 if trials.exhausted(candidate):
@@ -184,10 +193,10 @@ def coordinate_descent(start, trials):
     return best
 
 
-def sensitivity(records, best):
+def sensitivity(records, best, grid):
     """Per parameter: the AUC of each value tried with every other parameter at its best value."""
     lines = []
-    for name in GRID:
+    for name in grid:
         rows = sorted(
             (r["tracking"][name], r["auc"]) for r in records if key({**r["tracking"], name: best[name]}) == key(best)
         )
@@ -241,7 +250,8 @@ def main(argv=None):
     pool = multiprocessing.get_context("fork").Pool(args.workers, limit_threads) if args.workers > 1 else None
     try:
         trials = Trials(args.out, config, pool, args.trials)
-        best = coordinate_descent(params["tracking"], trials)
+        grid = swept(config, params["tracking"])
+        best = coordinate_descent(params["tracking"], trials, grid)
     finally:
         if pool:
             pool.terminate()
@@ -254,7 +264,7 @@ def main(argv=None):
         f"{len(_clips)} sequences, {frames} frames)",
         file=sys.stderr,
     )
-    print("\n".join(sensitivity(trials.records.values(), best["tracking"])), file=sys.stderr)
+    print("\n".join(sensitivity(trials.records.values(), best["tracking"], grid)), file=sys.stderr)
     text = (
         f"# tuned on {os.path.basename(args.split)}: mean AUC {best['auc']:.4f} (start {baseline:.4f}) over "
         f"the first {args.frames} frames of {len(_clips)} sequences\n"
