@@ -37,7 +37,6 @@ from tracker.siamfc import SiamFCTracker
 # response map stays centred.
 GRID = {
     "window_influence": (0.1, 0.3, 0.45),
-    "box_lr": (0.3, 0.8),
     "scale_lr": (0.3, 0.8),
     "scale_penalty": (0.94, 0.99),
     "scale_step": (1.02, 1.06),
@@ -49,11 +48,10 @@ GRID = {
 NO_EFFECT = ("lost_threshold", "threads")
 
 
-def swept(config, tracking):
-    """The GRID parameters that can change a box under this model and these tracking values: the
-    scale search's only with several scales, box_lr only with a box head."""
+def swept(tracking):
+    """The GRID parameters that can change a box under these tracking values: the scale search's
+    only with several scales."""
     idle = {"scale_lr", "scale_penalty", "scale_step"} if tracking["scale_num"] == 1 else set()
-    idle |= set() if config["model"].get("box") else {"box_lr"}
     return {name: values for name, values in GRID.items() if name not in idle}
 
 
@@ -250,7 +248,7 @@ def main(argv=None):
     pool = multiprocessing.get_context("fork").Pool(args.workers, limit_threads) if args.workers > 1 else None
     try:
         trials = Trials(args.out, config, pool, args.trials)
-        grid = swept(config, params["tracking"])
+        grid = swept(params["tracking"])
         best = coordinate_descent(params["tracking"], trials, grid)
     finally:
         if pool:

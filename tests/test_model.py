@@ -7,14 +7,12 @@ from torch import nn
 from tracker.model import (
     TOTAL_STRIDE,
     SiamFC,
-    fold_box_input,
     fold_last_conv,
     fuse_batchnorm,
     plain_layers,
     run_layers,
     search_branch,
     xcorr,
-    xcorr_depthwise,
     xcorr_one,
 )
 
@@ -58,35 +56,6 @@ def test_xcorr_pairs_each_exemplar_with_its_own_search():
     assert out.shape == (4, 1, 4, 6)
     for b in range(4):
         torch.testing.assert_close(out[b, 0], sliding_dot(z[b], x[b]), atol=1e-5, rtol=1e-5)
-
-
-def test_xcorr_depthwise_correlates_each_channel_with_its_own():
-    g = torch.Generator().manual_seed(3)
-    z = torch.randn(2, 3, 3, 2, generator=g)
-    x = torch.randn(2, 3, 6, 7, generator=g)
-    out = xcorr_depthwise(z, x)
-    assert out.shape == (2, 3, 4, 6)
-    for b in range(2):
-        for c in range(3):
-            expected = sliding_dot(z[b, c : c + 1], x[b, c : c + 1])
-            torch.testing.assert_close(out[b, c], expected, atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("backbone", ["mobilenet_v1", "light", "alexnet"])
-def test_box_input_folded_into_the_search_branch(backbone):
-    """The box head's search side on the search branch's output, folded, equals it on the full
-    embedding; for AlexNet (no final 1x1 conv) it is the head's own conv."""
-    torch.manual_seed(0)
-    net = SiamFC(backbone, width=0.25, box=8)
-    randomize_batchnorm(net, 1)
-    net = fuse_batchnorm(net.eval())
-    x = torch.rand(1, 3, 255, 255) * 255
-    with torch.inference_mode():
-        ref = net.box_head.x_in(net.embed(x))
-        got = fold_box_input(net.backbone, net.box_head)(search_branch(net.backbone)(x))
-        out = net.box_head(net.embed(torch.rand(1, 3, 127, 127) * 255), net.embed(x))
-    torch.testing.assert_close(got / ref.abs().max(), ref / ref.abs().max(), atol=1e-5, rtol=0)
-    assert out.shape == (1, 4, *net(torch.zeros(1, 3, 127, 127), x).shape[-2:])  # a box per response cell
 
 
 @pytest.mark.parametrize("backbone", ["alexnet", "light"])

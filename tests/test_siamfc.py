@@ -4,14 +4,12 @@ import os
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from tracker import weights as weights_io
 from tracker.build import build_tracker
 from tracker.errors import UserError
 from tracker.interface import track
 from tracker.metrics import iou
-from tracker.model import BOX_BASE, SiamFC, box_distances, xcorr_depthwise
 from tracker.params import load_params
 from tracker.sequences import load_dataset
 from tracker.siamfc import SiamFCTracker, check_box, cubic_upsampler
@@ -96,92 +94,6 @@ def test_a_smaller_side_crop_is_the_middle_of_the_full_one(two_pass):
     # Equal but for warpAffine's fixed-point rounding, which can differ by one level.
     diff = np.abs(small.astype(int) - full[:, 48:-48, 48:-48])
     assert diff.max() <= 1 and diff.mean() < 0.05
-
-
-def box_tracker(distances, **tracking):
-    """A tracker on an untrained network whose box head says `distances` (left, top, right, bottom,
-    in crop pixels) at every position, without a colour model."""
-    torch.manual_seed(0)
-    net = SiamFC("mobilenet_v1", 0.25, box=8).eval()
-    with torch.no_grad():
-        net.box_head.tower[-1].weight.zero_()
-        net.box_head.tower[-1].bias.copy_(torch.log(torch.tensor(distances, dtype=torch.float32) / BOX_BASE))
-    params = load_params()
-    params["model"] = {"backbone": "mobilenet_v1", "width": 0.25, "box": 8}
-    params["tracking"].update({"colour_weight": 0.0, "scale_num": 1, **tracking})
-    return SiamFCTracker(net, params)
-
-
-def test_the_box_head_sizes_the_box_by_a_step_of_box_lr_times_the_score():
-    frames, truth = moving_object(2)
-    tracker = box_tracker((30, 20, 30, 20))  # a 60 x 40 px box in the crop
-    tracker.init(frames[0], truth[0])
-    size, px = tracker.size.copy(), tracker.x_side / 255  # frame pixels per crop pixel
-    _, score = tracker.update(frames[1])
-    rate = 0.5 * score  # the default box_lr
-    np.testing.assert_allclose(tracker.size, (1 - rate) * size + rate * np.array([60, 40]) * px)
-    still = box_tracker((30, 20, 30, 20), box_lr=0.0)
-    still.init(frames[0], truth[0])
-    still.update(frames[1])
-    np.testing.assert_allclose(still.size, truth[0, 2:])
-
-
-def test_the_box_centre_is_the_box_heads_not_the_peaks():
-    # The same network and frames but for the box head: the peak is the same; a box reaching 10 px
-    # further right than left of it is centred 10 crop px to the right.
-    frames, truth = moving_object(2)
-    centres = []
-    for distances in [(30, 20, 30, 20), (20, 20, 40, 20)]:
-        tracker = box_tracker(distances)
-        tracker.init(frames[0], truth[0])
-        px = tracker.x_side / 255
-        tracker.update(frames[1])
-        centres.append(tracker.center)
-    np.testing.assert_allclose(centres[1] - centres[0], [10 * px, 0], atol=1e-9)
-
-
-def test_the_box_heads_size_keeps_within_min_and_max_scale():
-    frames, truth = moving_object(4)
-    tracker = box_tracker((3000, 3000, 3000, 3000), box_lr=1.0, max_scale=2.0)
-    tracker.init(frames[0], truth[0])
-    first = tracker.x_side
-    for frame in frames[1:]:
-        tracker.update(frame)
-    assert tracker.x_side == pytest.approx(2 * first)
-    aspect = lambda w, h: abs(np.log(w / h))  # noqa: E731
-    assert aspect(*tracker.size) < aspect(*truth[0, 2:])  # towards the head's square box
-
-
-def test_the_box_head_read_on_a_window_equals_it_on_the_whole_map():
-    # Read anywhere on the map, corners and edges included, between grid positions as on them.
-    frames, truth = moving_object(2)
-    tracker = box_tracker((30, 20, 30, 20))
-    with torch.no_grad():
-        tracker.net.box_head.tower[-1].weight.normal_(std=30.0)  # distances that differ from place to place
-    tracker.init(frames[0], truth[0])
-    features = tracker.search(tracker.search_crops(frames[1]))
-    with torch.inference_mode():
-        x = tracker._box_in(features)
-        log = tracker.net.box_head.tower(xcorr_depthwise(tracker._box_z, x))[0]
-    full = box_distances(log).numpy()
-    n = full.shape[-1]
-    assert full.std(axis=(1, 2)).min() > 1  # not one box everywhere
-    for gx, gy in itertools.product([0, 0.25, 1, 7.5, n - 1.5, n - 1], [0, 2.75, n - 1]):
-        x0, y0 = min(int(gx), n - 2), min(int(gy), n - 2)
-        fx, fy = gx - x0, gy - y0
-        expected = (
-            full[:, y0, x0] * (1 - fx) * (1 - fy)
-            + full[:, y0, x0 + 1] * fx * (1 - fy)
-            + full[:, y0 + 1, x0] * (1 - fx) * fy
-            + full[:, y0 + 1, x0 + 1] * fx * fy
-        )
-        got = tracker._box_at(features, (np.array([gx, gy]) - (n - 1) / 2) * 8)
-        np.testing.assert_allclose(got, expected, rtol=1e-5)
-
-
-def test_a_box_head_searches_one_scale():
-    with pytest.raises(UserError, match="set tracking.scale_num to 1, not 3"):
-        box_tracker((30, 20, 30, 20), scale_num=3)
 
 
 @pytest.mark.parametrize("side", [119, 160, 263])

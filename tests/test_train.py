@@ -17,17 +17,7 @@ import yaml
 from tracker import cropcache, weights
 from tracker.errors import UserError
 from tracker.model import SiamFC
-from tracker.train import (
-    PairSampler,
-    balanced_loss,
-    box_targets,
-    iou_loss,
-    labels,
-    load_checkpoint,
-    random_affine,
-    train,
-    warp,
-)
+from tracker.train import PairSampler, balanced_loss, labels, load_checkpoint, random_affine, train, warp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -284,9 +274,9 @@ def test_random_affine_reports_where_the_target_lands(out_size):
     # At 191 px the same 255 px region is shown shrunk: the blob and its offsets shrink by 191/255.
     C = cropcache.CROP
     crops = np.zeros((6, 1, C, C), np.float32)
-    crops[:, :, C // 2 - 7 : C // 2 + 8, C // 2 - 4 : C // 2 + 5] = 1  # a 9x15 blob on the crop centre
-    aug = {"scale": 0.15, "aspect": 0.1, "flip": 0.5}
-    theta, centre, scale = random_affine(6, out_size, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
+    crops[:, :, C // 2 - 4 : C // 2 + 5, C // 2 - 4 : C // 2 + 5] = 1  # a 9x9 blob on the crop centre
+    aug = {"scale": 0.05, "aspect": 0.05, "flip": 0.5}
+    theta, centre = random_affine(6, out_size, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
     out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, out_size)[:, 0].numpy()
     rows, cols = np.indices((out_size, out_size)) + 0.5
     shrink = out_size / 255
@@ -294,38 +284,11 @@ def test_random_affine_reports_where_the_target_lands(out_size):
         mass = out[k].sum()
         # Output pixels per crop pixel, squared; point-sampling a shrunk blob keeps its area to a few %.
         area = float((out_size / (C * abs(theta[k, 0, 0]))) * (out_size / (C * abs(theta[k, 1, 1]))))
-        assert mass == pytest.approx(135 * area, rel=0.08)
+        assert mass == pytest.approx(81 * area, rel=0.08)
         found = ((out[k] * cols).sum() / mass - out_size / 2, (out[k] * rows).sum() / mass - out_size / 2)
         np.testing.assert_allclose(found, centre[k].numpy(), atol=0.25)
-        # A uniform box of side s has variance s^2 / 12 along it: the blob's sides, as the scale says.
-        sides = [(12 * (out[k] * (p - f - out_size / 2) ** 2).sum() / mass) ** 0.5 for p, f in zip((cols, rows), found)]
-        np.testing.assert_allclose(sides, [9 * scale[k, 0], 15 * scale[k, 1]], rtol=0.08)
     assert centre.abs().max() > 4 * shrink  # the shift really moved the targets
     assert centre.abs().max() <= 16 * shrink * 1.06 + 0.01  # 16 crop px at most, seen shrunk
-
-
-def test_box_targets_hand_computed():
-    # A 3x3 grid (positions -8, 0, 8 px); a 24x12 px box centred 2 px right of the crop's centre,
-    # so from x = -10 to 14 and y = -6 to 6.
-    distances, mask = box_targets(torch.tensor([[2.0, 0.0]]), torch.tensor([[24.0, 12.0]]), 3, 9)
-    # The centre position: 10 px to the left edge, 6 up, 14 to the right, 6 down.
-    np.testing.assert_allclose(distances[0, :, 1, 1].numpy(), [10, 6, 14, 6])
-    np.testing.assert_allclose(distances[0, :, 1, 0].numpy(), [2, 6, 22, 6])
-    np.testing.assert_allclose(distances[0, :, 1, 2].numpy(), [18, 6, 6, 6])
-    # Learnt inside the box and within 9 px of (2, 0): x = -8 is inside but 10 px away; the other
-    # rows are outside the box.
-    np.testing.assert_array_equal(mask[0, 0].numpy(), [[0, 0, 0], [0, 1, 1], [0, 0, 0]])
-
-
-def test_iou_loss_hand_computed():
-    # Predicted distances 64 * exp(0) = 64 each way: a 128x128 box. Target 64 left/up, 32 right/down:
-    # a 96x96 box inside it, IoU 96^2 / 128^2 = 0.5625.
-    pred = torch.zeros(1, 4, 2, 2)
-    target = torch.tensor([64.0, 64, 32, 32]).reshape(1, 4, 1, 1).expand(1, 4, 2, 2)
-    mask = torch.tensor([[[[1.0, 0], [0, 0]]]])
-    assert iou_loss(pred, target, mask).item() == pytest.approx(-math.log(0.5625), rel=1e-6)
-    assert iou_loss(torch.log(target / 64), target, mask).item() == pytest.approx(0, abs=1e-6)
-    assert iou_loss(pred, target, mask * 0).item() == 0  # a batch of negative pairs: nothing to learn
 
 
 def test_balanced_loss_hand_computed():

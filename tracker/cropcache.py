@@ -23,18 +23,16 @@ from .progress import Progress
 
 EXEMPLAR, INSTANCE = 127, 255
 CROP = 271  # INSTANCE plus 8 px each side, so shifted search crops rarely need padding
-VERSION = 2  # of the files' contents (2: with the target's size); a new version builds a new folder
 MIN_SIDE = 8  # boxes smaller than this in either side carry too little appearance to learn from
 
 
 def target_crop(frame, box, context):
-    """The CROP px crop centred on `box`, and the box's (w, h) in the crop's pixels."""
     x, y, w, h = box
-    side = context_size(w, h, context) * CROP / EXEMPLAR
-    return crop(frame, (x + w / 2, y + h / 2), side, CROP, cv2.mean(frame)[:3]), (w * CROP / side, h * CROP / side)
+    side = context_size(w, h, context) * INSTANCE / EXEMPLAR * CROP / INSTANCE
+    return crop(frame, (x + w / 2, y + h / 2), side, CROP, cv2.mean(frame)[:3])
 
 
-def save_group(path, crops, sizes, frames, still, quality=90):
+def save_group(path, crops, frames, still, quality=90):
     encoded = [cv2.imencode(".jpg", c, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].ravel() for c in crops]
     offsets = np.cumsum([0] + [len(e) for e in encoded])
     buf = io.BytesIO()
@@ -42,7 +40,6 @@ def save_group(path, crops, sizes, frames, still, quality=90):
         buf,
         data=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
         offsets=offsets,
-        sizes=np.asarray(sizes, dtype=np.float32).reshape(-1, 2),
         frames=np.asarray(frames, dtype=np.int64),
         still=still,
     )
@@ -103,8 +100,7 @@ def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, 
 
     Without the data folder, a cache built earlier (or copied from elsewhere) is used as it is.
     """
-    settings = f"v{VERSION}_stride{frame_stride}_boxes{max_set_boxes}_q{quality}_context{context}"
-    cache_dir = os.path.join(cache_dir, settings)
+    cache_dir = os.path.join(cache_dir, f"stride{frame_stride}_boxes{max_set_boxes}_q{quality}_context{context}")
     if not os.path.isdir(root):
         paths = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
         if not paths:
@@ -128,30 +124,27 @@ def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, 
         )
     for path, (_, n, still, items) in zip(paths, jobs):
         if path in damaged or not os.path.exists(path):
-            crops, sizes, frames = [], [], []
+            crops, frames = [], []
             for i, frame, box in items():
-                c, size = target_crop(frame, box, context)
-                crops.append(c)
-                sizes.append(size)
+                crops.append(target_crop(frame, box, context))
                 frames.append(i)
-            save_group(path, crops, sizes, frames, still, quality)
+            save_group(path, crops, frames, still, quality)
         progress.update(n)
     progress.close()
     return paths
 
 
 def load(paths):
-    """All cached crops as one (N, CROP, CROP, 3) uint8 array, with each crop's target size (N, 2),
-    group, frame and whether it is a still image."""
-    crops, sizes, groups, frames, still = [], [], [], [], []
+    """All cached crops as one (N, CROP, CROP, 3) uint8 array, with each crop's group, frame and
+    whether it is a still image."""
+    crops, groups, frames, still = [], [], [], []
     for g, path in enumerate(paths):
         with read_group(path) as z:
             data, offsets = z["data"], z["offsets"]
             crops += [cv2.imdecode(data[a:b], cv2.IMREAD_COLOR) for a, b in zip(offsets[:-1], offsets[1:])]
-            sizes.append(z["sizes"])
             frames.append(z["frames"])
             groups.append(np.full(len(z["frames"]), g))
             still.append(np.full(len(z["frames"]), bool(z["still"])))
     if not crops:
         raise UserError("the crop cache is empty; check data.root and data.split in the train config")
-    return np.stack(crops), np.concatenate(sizes), np.concatenate(groups), np.concatenate(frames), np.concatenate(still)
+    return np.stack(crops), np.concatenate(groups), np.concatenate(frames), np.concatenate(still)

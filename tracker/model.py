@@ -7,8 +7,8 @@ from torch import nn
 TOTAL_STRIDE = 8
 
 
-def conv_bn(cin, cout, k, stride=1, groups=1, relu=True, padding=0):
-    layers = [nn.Conv2d(cin, cout, k, stride, padding, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+def conv_bn(cin, cout, k, stride=1, groups=1, relu=True):
+    layers = [nn.Conv2d(cin, cout, k, stride, groups=groups, bias=False), nn.BatchNorm2d(cout)]
     return layers + [nn.ReLU(inplace=True)] if relu else layers
 
 
@@ -154,21 +154,6 @@ def fold_last_conv(backbone, z):
     return kernel, bias
 
 
-def fold_box_input(backbone, box_head):
-    """The box head's 1x1 search-side conv as one conv on what search_branch(backbone) outputs: with
-    the backbone's own last 1x1 conv folded in (two linear maps in a row are one), for inference."""
-    conv = box_head.x_in
-    if not ends_in_pointwise(backbone):
-        return conv
-    last = backbone[-1]
-    w, wl = conv.weight[:, :, 0, 0], last.weight[:, :, 0, 0]
-    folded = nn.Conv2d(wl.shape[1], w.shape[0], 1)
-    with torch.no_grad():
-        folded.weight.copy_((w @ wl)[:, :, None, None])
-        folded.bias.copy_(conv.bias + (w @ last.bias if last.bias is not None else 0))
-    return folded
-
-
 def plain_layers(backbone):
     """The layers of a Sequential as plain functions, for inference: the same outputs without
     nn.Module's call machinery, which costs ~1 ms a frame over the light backbone's 2 x 21 calls."""
@@ -190,54 +175,10 @@ def run_layers(layers, x):
     return x
 
 
-def xcorr_depthwise(z, x):
-    """Correlate each channel of the exemplar embeddings z (B, C, h, w) with the same channel of the
-    search embeddings x (B, C, H, W): (B, C, H-h+1, W-w+1), a map per channel for the box head."""
-    b, c, hx, wx = x.shape
-    out = F.conv2d(x.reshape(1, b * c, hx, wx), z.reshape(b * c, 1, *z.shape[-2:]), groups=b * c)
-    return out.reshape(b, c, out.shape[-2], out.shape[-1])
-
-
-BOX_BASE = 64  # px: the regressed distances are BOX_BASE * exp(output), so a zero output is a typical target
-
-
-class BoxHead(nn.Module):
-    """The target's box where it is found: at each position of the response, the distances (left,
-    top, right, bottom) in search-crop pixels from that position to the box's edges (as in SiamFC++,
-    Xu et al. 2020). The correlation only places the target; this sizes it, in one scale.
-
-    Both embeddings are first reduced to `channels` by a linear 1x1 conv each (which inference folds
-    into the backbone's last layer), correlated channel by channel, then read by a small conv tower.
-    """
-
-    def __init__(self, cin, channels):
-        super().__init__()
-        self.z_in = nn.Conv2d(cin, channels, 1)
-        self.x_in = nn.Conv2d(cin, channels, 1)
-        self.tower = nn.Sequential(
-            *conv_bn(channels, channels, 3, padding=1),
-            *conv_bn(channels, channels, 3, padding=1),
-            nn.Conv2d(channels, 4, 1),
-        )
-
-    def forward(self, z, x):
-        """Log-distances (B, 4, H-h+1, W-w+1) from embeddings z (B or 1, C, h, w), x (B, C, H, W)."""
-        z = self.z_in(z).expand(len(x), -1, -1, -1)
-        return self.tower(xcorr_depthwise(z, self.x_in(x)))
-
-
-def box_distances(log_distances):
-    """Distances in search-crop pixels from the box head's output."""
-    return BOX_BASE * torch.exp(log_distances.clamp(max=4.0))  # 4: a 3500 px side, beyond any crop
-
-
 class SiamFC(nn.Module):
-    def __init__(self, backbone="light", width=1.0, box=0):
+    def __init__(self, backbone="light", width=1.0):
         super().__init__()
         self.backbone = BACKBONES[backbone](width)
-        # A box head of `box` channels (0: none, the size comes from searching several scales).
-        channels = [m for m in self.backbone if isinstance(m, nn.Conv2d)][-1].out_channels
-        self.box_head = BoxHead(channels, box) if box else None
         # SiamFC's output adjustment: raw correlations are in the thousands; a fixed scale and a
         # learnt bias make them logits. A learnt scale would take huge gradient steps.
         self.out_scale = 1e-3

@@ -27,7 +27,6 @@ RULES = (
     ),
     between("tracking.scale_penalty", 0, 1),
     between("tracking.scale_lr", 0, 1),
-    between("tracking.box_lr", 0, 1),
     (("tracking.window_influence",), lambda w: 0 <= w < 1, "0 or more and less than 1, e.g. 0.176"),
     between("tracking.response_up", 1, 64),  # 64: a 1025 px map, already 4 MB a scale
     (

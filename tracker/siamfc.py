@@ -13,17 +13,7 @@ from .engine import OnnxSearch, TorchSearch, crops_as_input
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
 from .interface import Tracker
-from .model import (
-    TOTAL_STRIDE,
-    box_distances,
-    fold_box_input,
-    fold_last_conv,
-    fuse_batchnorm,
-    run_layers,
-    search_branch,
-    xcorr_depthwise,
-    xcorr_one,
-)
+from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, search_branch, xcorr_one
 from .params import RULES
 from .pixels import to_bgr8
 
@@ -95,12 +85,6 @@ class SiamFCTracker(Tracker):
         else:
             self.search = TorchSearch(search, self.device)
         self._mid = n // 2
-        head = self.net.box_head
-        if head is not None and n != 1:
-            raise UserError(f"these weights size the box with their box head: set tracking.scale_num to 1, not {n}")
-        # The box head's search side runs on the search branch's output, the backbone's last 1x1
-        # conv folded in; its exemplar side once, in init().
-        self._box_in = None if head is None else fold_box_input(self.net.backbone, head).to(self.device)
         self.side_factors = np.delete(self.scale_factors, self._mid)
         # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
         # that, so the penalty takes its share off the magnitude whatever the sign (best_scale).
@@ -136,7 +120,6 @@ class SiamFCTracker(Tracker):
         with torch.inference_mode():
             embedding = self.net.embed(crops_as_input(z[None], self.device))
             self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
-            self._box_z = None if self._box_in is None else self.net.box_head.z_in(embedding)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
         self.colour = self._to_learn = None
@@ -160,12 +143,6 @@ class SiamFCTracker(Tracker):
         """The target's box (x, y, w, h, floats) on the next frame, and the score: the sigmoid of
         the response peak, in (0, 1). Sets `lost` and `response`."""
         frame = to_bgr8(frame)
-        if self._box_in is not None:
-            crops = self.search_crops(frame)
-            features = self.search(crops)
-            response = self.score_maps(crops, features)[0]
-            colour = self.colour and self.colour_scores(crops[0], 1.0)
-            return self._resize(self.move(response, 1.0, frame.shape, colour), response.max(), features, frame.shape)
         if not self._two_pass:
             crops = self.search_crops(frame)
             return self.locate(self.score_maps(crops), frame.shape, crops)
@@ -194,11 +171,10 @@ class SiamFCTracker(Tracker):
             warp_square(region, center, s, size, self._fill, crop_)
         return out
 
-    def score_maps(self, crops, features=None):
-        """The response logits of the search crops (or of their `features`, when already run), one
-        map per crop."""
+    def score_maps(self, crops):
+        """The response logits of the search crops, one map per crop."""
         with torch.inference_mode():
-            maps = xcorr_one(self.kernel, self.search(crops) if features is None else features)
+            maps = xcorr_one(self.kernel, self.search(crops))
         return maps * self.net.out_scale + self.out_bias
 
     def locate(self, maps, frame_shape, crops):
@@ -229,8 +205,7 @@ class SiamFCTracker(Tracker):
 
     def move(self, response, scale, frame_shape, colour=None):
         """Move the target to the peak of one full-size response map, seen at `scale`, blended with
-        `colour`, the colour_scores of its crop (None: no colour model). Returns where the peak is,
-        in crop pixels from the crop's centre (None for a flat map, where it does not move)."""
+        `colour`, the colour_scores of its crop (None: no colour model)."""
         p = self.p
         flat, peak = not np.ptp(response), float(response.max())
         if colour is not None and not flat:
@@ -245,7 +220,7 @@ class SiamFCTracker(Tracker):
         if flat:
             # A crop of padding only (the target far outside the frame) gives a flat map, which
             # upsampling's rounding would turn into a random move once normalised.
-            return None
+            return
         # SiamFC's blend, (1 - w) * m / sum(m) + w * window with m = r - min(r), times
         # sum(m) / (1 - w) and less the constant min(r): the same argmax in fewer passes over the map.
         w = p["window_influence"]
@@ -260,46 +235,6 @@ class SiamFCTracker(Tracker):
         # The next colour_scores learns it, on the colour model's thread.
         if colour is not None and score_of(peak) >= p["lost_threshold"]:
             self._to_learn = pixels, p["instance_size"] / 2 + disp, self._target_in_crop(scale)
-        return disp
-
-    def _box_at(self, features, disp):
-        """The box head's distances (left, top, right, bottom) in crop pixels at `disp`, crop
-        pixels from the centre of the one crop whose search `features` are given."""
-        n = self._n_response
-        gx, gy = np.clip(disp / TOTAL_STRIDE + (n - 1) / 2, 0, n - 1)
-        x0, y0 = min(int(gx), n - 2), min(int(gy), n - 2)
-        # Only the 2 x 2 positions around disp are read, and the head's two 3x3 convs see 2 positions
-        # each way: it runs on that 6 x 6 window of the map (cut at the map's edges, where its zero
-        # padding is the whole map's), 1/8 of the work of the whole map.
-        (top, bottom), (left, right) = [(max(i - 2, 0), min(i + 4, n)) for i in (y0, x0)]
-        k = self._box_z.shape[-1]
-        with torch.inference_mode():
-            x = self._box_in(features[:, :, top : bottom + k - 1, left : right + k - 1])
-            log = run_layers(self.net.box_head.tower, xcorr_depthwise(self._box_z, x))[0]
-        corners = box_distances(log[:, y0 - top : y0 - top + 2, x0 - left : x0 - left + 2]).numpy()
-        # Between grid positions, the four nearest positions' distances, weighted by nearness.
-        fx, fy = gx - x0, gy - y0
-        weights = np.array([[(1 - fy) * (1 - fx), (1 - fy) * fx], [fy * (1 - fx), fy * fx]])
-        return (corners * weights).sum((1, 2))
-
-    def _resize(self, disp, peak, features, frame_shape):
-        """Take the box head's box at the peak found by move(): its centre at once, its size by a
-        step of tracking.box_lr times the score; returns (box, score)."""
-        p = self.p
-        score = score_of(peak)
-        self.lost = bool(score < p["lost_threshold"])
-        if disp is not None:
-            left, top, right, bottom = self._box_at(features, disp)
-            px = self.x_side / p["instance_size"]  # frame pixels per crop pixel
-            h, w = frame_shape[:2]
-            self.center = np.clip(self.center + np.array([right - left, bottom - top]) / 2 * px, 0, [w, h])
-            rate = p["box_lr"] * score
-            self.correct(size=(1 - rate) * self.size + rate * np.array([left + right, top + bottom]) * px)
-            # The same bounds on the size as with scales searched: 1/5x to 5x the first by default.
-            ratio = self.x_side / self._first_x_side
-            if not p["min_scale"] <= ratio <= p["max_scale"]:
-                self.correct(size=self.size * np.clip(ratio, p["min_scale"], p["max_scale"]) / ratio)
-        return cxcywh_to_xywh([*self.center, *self.size]), float(score)
 
     def _rescale(self, peaks):
         """Take a damped step towards the best scale; returns (box, score)."""

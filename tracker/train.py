@@ -21,7 +21,7 @@ from . import weights as weights_io
 from .config import CONFIG_DIR, at_least, between, load_config
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
-from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, box_distances, load_mobilenet_v1
+from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
 from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
 
@@ -41,20 +41,7 @@ DEFAULTS = {
         "distractor_prob": 0.0,  # share of the negatives of a still-image exemplar taken from its own set
     },
     # The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev).
-    # scale and aspect jitter the exemplar and, unless search_scale / search_aspect say otherwise
-    # (-1: the same), the search crop: a box head only learns to measure a target whose size in
-    # the crop varies more than the exemplar's does.
-    "augment": {
-        "shift": 32,
-        "scale": 0.15,
-        "aspect": 0.1,
-        "search_scale": -1.0,
-        "search_aspect": -1.0,
-        "flip": 0.5,
-        "color": 0.3,
-        "gray": 0.2,
-        "blur": 0.3,
-    },
+    "augment": {"shift": 32, "scale": 0.15, "aspect": 0.1, "flip": 0.5, "color": 0.3, "gray": 0.2, "blur": 0.3},
     "train": {
         "epochs": 20,
         "pairs_per_epoch": 4000,
@@ -64,10 +51,6 @@ DEFAULTS = {
         "momentum": 0.9,
         "weight_decay": 5e-4,
         "r_pos": 16,
-        # The box head (model.box) learns the box at the positions within box_radius px of the
-        # target's centre (and inside its box): where the response peaks when tracking.
-        "box_radius": 32,
-        "box_weight": 1.0,  # its IoU loss beside the logistic loss
         "seed": 0,
         "threads": 0,
         "start_from": "",  # weights file to fine-tune; empty: random initialisation
@@ -99,8 +82,6 @@ RULES = (
     at_least("augment.shift", 0),
     at_least("augment.scale", 0),
     at_least("augment.aspect", 0),
-    (("augment.search_scale",), lambda v: v == -1 or v >= 0, "0 or more, or -1 for augment.scale"),
-    (("augment.search_aspect",), lambda v: v == -1 or v >= 0, "0 or more, or -1 for augment.aspect"),
     between("augment.flip", 0, 1),
     between("augment.color", 0, 1),
     between("augment.gray", 0, 1),
@@ -117,8 +98,6 @@ RULES = (
     (("train.momentum",), lambda m: 0 <= m < 1, "0 or more and less than 1, e.g. 0.9"),
     at_least("train.weight_decay", 0),
     at_least("train.r_pos", 0),
-    at_least("train.box_radius", 0),
-    at_least("train.box_weight", 0),
     at_least("train.seed", 0),
     at_least("train.threads", 0),
     at_least("train.backbone_lr", 0),
@@ -169,8 +148,7 @@ class PairSampler:
 
 def random_affine(n, out_size, region, crop_size, aug, shift, g, device):
     """Warps to an `out_size` px view of the crop's central `region` px with scale/aspect jitter,
-    shift (in crop px) and flip; where the target centre lands, in output pixels from the centre;
-    and the output's pixels per crop pixel in x and y (n, 2)."""
+    shift (in crop px) and flip, and where the target centre lands, in output pixels from the centre."""
     r = lambda: torch.rand(n, generator=g, device=device) * 2 - 1  # noqa: E731 - uniform(-1, 1)
     zoom = torch.exp(r() * math.log1p(aug["scale"]))
     aspect = torch.exp(r() * math.log1p(aug["aspect"]))
@@ -182,7 +160,7 @@ def random_affine(n, out_size, region, crop_size, aug, shift, g, device):
     theta = torch.zeros(n, 2, 3, device=device)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = ax, tx, ay, ty
     centre = torch.stack([-tx / ax, -ty / ay], 1) * out_size / 2
-    return theta, centre, out_size / (crop_size * torch.stack([ax.abs(), ay], 1))
+    return theta, centre
 
 
 def warp(crops, theta, out_size):
@@ -210,34 +188,6 @@ def labels(centres, size, r_pos):
     dx = c[None, None, :] - centres[:, 0, None, None] / TOTAL_STRIDE
     dy = c[None, :, None] - centres[:, 1, None, None] / TOTAL_STRIDE
     return ((dx**2 + dy**2) <= (r_pos / TOTAL_STRIDE) ** 2).float()[:, None]
-
-
-def box_targets(centres, sizes, n, radius):
-    """The box head's targets on its n x n grid: each position's distances (left, top, right,
-    bottom) to the box of `sizes` (B, 2) at `centres` (B, 2), in search-crop pixels from the crop's
-    centre, as (B, 4, n, n); and where they are learnt (B, 1, n, n): inside the box, within
-    `radius` px of its centre."""
-    c = (torch.arange(n, device=centres.device, dtype=torch.float32) - (n - 1) / 2) * TOTAL_STRIDE
-    dx = c[None, None, :] - centres[:, 0, None, None]
-    dy = c[None, :, None] - centres[:, 1, None, None]
-    w, h = sizes[:, 0, None, None] / 2, sizes[:, 1, None, None] / 2
-    dx, dy = dx.expand(-1, n, n), dy.expand(-1, n, n)
-    distances = torch.stack([w + dx, h + dy, w - dx, h - dy], 1)
-    inside = (distances.amin(1) > 0) & (dx**2 + dy**2 <= radius**2)
-    return distances, inside[:, None].float()
-
-
-def iou_loss(log_distances, target, mask):
-    """-log IoU (UnitBox, Yu et al. 2016) of the predicted and target boxes around each position of
-    `mask`, averaged over those positions; both boxes hold the position, so they always overlap."""
-    if not mask.any():
-        return log_distances.sum() * 0
-    pred = box_distances(log_distances).permute(0, 2, 3, 1)[mask[:, 0] > 0]
-    true = target.permute(0, 2, 3, 1)[mask[:, 0] > 0]
-    area = lambda d: (d[:, 0] + d[:, 2]) * (d[:, 1] + d[:, 3])  # noqa: E731
-    m = torch.minimum(pred, true)
-    inter = (m[:, 0] + m[:, 2]) * (m[:, 1] + m[:, 3])
-    return -torch.log(inter / (area(pred) + area(true) - inter)).mean()
 
 
 def balanced_loss(logits, target):
@@ -273,9 +223,6 @@ def init_weights(net):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-    if net.box_head is not None:
-        # Near-zero log-distances: every box starts at a typical size (BOX_BASE), not at exp of noise.
-        nn.init.normal_(net.box_head.tower[-1].weight, std=0.001)
 
 
 def start_from_pretrained(net, model_cfg, path):
@@ -293,15 +240,13 @@ def param_groups(net, freeze_convs, backbone_lr):
     """The optimiser's parameter groups: the backbone's first `freeze_convs` convolutions frozen
     (no gradient is computed through them at all when they come first), the rest of the backbone
     less its last layer at `backbone_lr` times the learning rate, the last layer and the output
-    bias (and the box head) at the full rate."""
+    bias at the full rate."""
     convs = [m for m in net.backbone if isinstance(m, nn.Conv2d)]
     if not 0 <= freeze_convs < len(convs):
         raise UserError(f"train.freeze_convs {freeze_convs} must be 0 to {len(convs) - 1} for this backbone")
     for m in convs[:freeze_convs]:
         m.requires_grad_(False)
     head = {id(p) for p in [*net.backbone[-2:].parameters(), net.out_bias]}
-    if net.box_head is not None:
-        head |= {id(p) for p in net.box_head.parameters()}
     params = [p for p in net.parameters() if p.requires_grad]
     return [
         {"params": [p for p in params if id(p) not in head], "lr_factor": backbone_lr},
@@ -393,10 +338,9 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         d["max_set_boxes"],
         d["jpeg_quality"],
     )
-    crops, sizes, groups, frames, still = cropcache.load(paths)
+    crops, groups, frames, still = cropcache.load(paths)
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups", file=log)
     crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)  # uint8 stays small until a batch needs it
-    sizes = torch.from_numpy(sizes).to(device)
     sampler = PairSampler(
         groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"], d["distractor_prob"]
     )
@@ -425,11 +369,6 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         history, rates, start_epoch = state["history"], state["rates"], state["epoch"]
         print(f"resumed {ckpt_path} after epoch {start_epoch}", file=log)
 
-    search_jitter = {
-        **a,
-        "scale": a["scale"] if a["search_scale"] < 0 else a["search_scale"],
-        "aspect": a["aspect"] if a["search_aspect"] < 0 else a["search_aspect"],
-    }
     steps = t["pairs_per_epoch"] // t["batch_size"]
     z_size, x_size = t["exemplar_size"], t["instance_size"]
     started = time.time()
@@ -442,39 +381,26 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
         g = torch.Generator(device=device)
         g.manual_seed(t["seed"] * 100003 + epoch)
         net.train()
-        total, box_total, t0 = 0.0, 0.0, time.time()
+        total, t0 = 0.0, time.time()
         for step in range(steps):
             zi, xi, neg = sampler.sample(t["batch_size"], rng)
             n = len(zi)
-            z_theta, _, _ = random_affine(n, z_size, cropcache.EXEMPLAR, cropcache.CROP, a, 0, g, device)
-            x_theta, centre, scale = random_affine(
-                n, x_size, cropcache.INSTANCE, cropcache.CROP, search_jitter, a["shift"], g, device
-            )
-            xi, neg = torch.from_numpy(xi).to(device), torch.from_numpy(neg).to(device)
+            z_theta, _ = random_affine(n, z_size, cropcache.EXEMPLAR, cropcache.CROP, a, 0, g, device)
+            x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
             z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, z_size), a, g)
-            x = photometric(warp(crops[xi].float(), x_theta, x_size), a, g)
+            x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, x_size), a, g)
             with torch.autocast(device.type, torch.bfloat16, enabled=t["bf16"]):
-                ze = net.embed(z.contiguous(memory_format=torch.channels_last))
-                xe = net.embed(x.contiguous(memory_format=torch.channels_last))
-                logits = net.score(ze, xe).float()
-                box = net.box_head(ze, xe).float() if net.box_head is not None else None
+                logits = net(
+                    z.contiguous(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+                ).float()
             target = labels(centre, logits.shape[-1], t["r_pos"])
-            target[neg] = 0
+            target[torch.from_numpy(neg).to(device)] = 0
             loss = balanced_loss(logits, target)
-            if box is not None:
-                distances, mask = box_targets(centre, sizes[xi] * scale, box.shape[-1], t["box_radius"])
-                mask[neg] = 0
-                box_loss = iou_loss(box, distances, mask)
-                loss = loss + t["box_weight"] * box_loss
-                box_total += box_loss.item()
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item()
-            box_note = f" (box IoU loss {box_total / (step + 1):.4f})" if net.box_head is not None else ""
-            progress.update(
-                t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}{box_note}"
-            )
+            progress.update(t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}")
         history.append(total / steps)
         rates.append(steps * t["batch_size"] / (time.time() - t0))
         save_checkpoint(

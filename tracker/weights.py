@@ -53,7 +53,7 @@ def load(path, model_cfg=None):
         )
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        stored = {"box": 0, **blob["model"]}  # files from before the box head have none
+        stored = blob["model"]
         expected = blob.get("sha256")  # None in files from before there was one
         intact = expected is None or expected == checksum(blob)
         net = SiamFC(**stored)
@@ -65,7 +65,7 @@ def load(path, model_cfg=None):
         ) from None
     if not intact:
         raise UserError(f"weights file {path} is corrupt (checksum mismatch); restore it or retrain")
-    if model_cfg is not None and {"box": 0, **model_cfg} != stored:
+    if model_cfg is not None and dict(model_cfg) != stored:
         raise UserError(
             f"weights file {path} was trained for model {stored}, but the config asks for "
             f"{dict(model_cfg)}; use matching --weights or --config"
