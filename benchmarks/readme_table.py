@@ -1,24 +1,18 @@
 """Put a benchmark run's overall table into the README, between its `<!-- NAME:start -->` and
 `<!-- NAME:end -->` lines, so that the README shows what the run measured and nothing pasted by hand.
+Given a run's longterm.json instead of its results.json, the long-term (VOT-LT) table.
 
     python benchmarks/readme_table.py benchmark_out/results.json --name dev-table
+    python benchmarks/readme_table.py benchmark_out/longterm.json --name longterm-table
 """
 
 import argparse
 import json
-import re
 
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_text
-from tracker.report import format_table
-
-
-def fill(text, name, table):
-    """`text` with the block between NAME's start and end markers replaced by `table`."""
-    pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n).*?(<!-- {re.escape(name)}:end -->)", re.S)
-    if not pattern.search(text):
-        raise UserError(f"no '<!-- {name}:start -->' ... '<!-- {name}:end -->' block; add one where the table goes")
-    return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text, count=1)
+from tracker.markdown import fill
+from tracker.report import format_longterm_table, format_table
 
 
 def main():
@@ -34,7 +28,9 @@ def main():
             text = f.read()
     except (OSError, KeyError, ValueError) as e:
         raise UserError(f"cannot read {args.results} or {args.readme} ({e}); give a benchmark's results.json") from None
-    write_text(args.readme, fill(text, args.name, format_table(results)))
+    longterm = all("fscore" in figures for figures in results.values())
+    table = format_longterm_table(results) if longterm else format_table(results)
+    write_text(args.readme, fill(text, args.name, table))
     print(f"wrote the {args.name} table of {args.results} into {args.readme}")
 
 

@@ -1,4 +1,5 @@
 import os
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 from tracker import params, siamfc, train, weights
 from tracker.build import build_tracker
-from tracker.config import CONFIG_DIR, load_config, read_yaml
+from tracker.config import CONFIG_DIR, load_config, parse_overrides, read_yaml
 from tracker.errors import UserError
 from tracker.interface import track
 from tracker.model import CONFIG_CHOICES
@@ -136,6 +137,7 @@ def test_shipped_tracking_configs_build_a_tracker(name):
         ("tracking: {instance_size: 100}", "tracking.instance_size"),
         ("tracking: {context: .nan}", "tracking.context"),
         ("tracking: {scale_lr: null}", "tracking.scale_lr"),
+        ("tracking: {redetect_threshold: 1.5}", "tracking.redetect_threshold"),
     ],
 )
 def test_impossible_tracking_values_are_refused_on_load(tmp_path, text, key):
@@ -158,7 +160,7 @@ def test_values_set_in_code_are_checked_too():
 
 
 def rarely(bad, good):
-    """One draw in ten from `bad`: a config of 14 keys is then still often possible throughout."""
+    """One draw in ten from `bad`: a config of 16 keys is then still often possible throughout."""
     return st.integers(0, 9).flatmap(lambda k: bad if k == 0 else good)
 
 
@@ -176,6 +178,8 @@ TRACKING_VALUES = {  # each key: a value in its range, or rarely one out of it
     "min_scale": rarely(st.sampled_from([0.0, -0.5, 1.5]), st.floats(0.01, 1)),
     "max_scale": rarely(st.sampled_from([0.5, -1.0, float("nan")]), st.floats(1, 10)),
     "lost_threshold": rarely(outside_unit, unit),
+    "redetect": st.booleans(),
+    "redetect_threshold": rarely(outside_unit, unit),
     "colour_weight": rarely(outside_unit, unit),
     "colour_rate": rarely(outside_unit, unit),
     "colour_bins": rarely(st.sampled_from([0, 1, 257]), st.integers(2, 256)),
@@ -209,3 +213,36 @@ def test_any_tracking_config_gives_one_error_or_finite_boxes_in_the_frame(tmp_pa
         assert np.all(np.isfinite(box)) and w > 0 and h > 0
         assert 0 <= x + w / 2 <= width and 0 <= y + h / 2 <= height
         assert 0 <= score <= 1 and isinstance(lost, bool)
+
+
+def test_overrides_are_typed_nested_and_checked_like_the_file():
+    assert parse_overrides(["train.epochs=2", "data.root=/data/got10k", "train.bf16=true", "a.b.c=0.5"]) == {
+        "train": {"epochs": 2, "bf16": True},
+        "data": {"root": "/data/got10k"},
+        "a": {"b": {"c": 0.5}},
+    }
+    for bad in ["train.epochs", "=2", "train..epochs=2"]:
+        with pytest.raises(UserError, match="must be KEY=VALUE"):
+            parse_overrides([bad])
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        (
+            ["tracking.scale_num=2"],
+            "'tracking.scale_num' in " + os.path.join(CONFIG_DIR, "siamfc.yaml") + " with --set is 2",
+        ),
+        (["tracking.colour_wieght=0.1"], "unknown config key 'tracking.colour_wieght' in --set"),
+        (["tracking.response_up=many"], "'tracking.response_up' in --set is 'many'; expected a int"),
+    ],
+)
+def test_a_bad_override_names_itself(overrides, problem):
+    with pytest.raises(UserError, match=re.escape(problem)):
+        load_config("siamfc", DEFAULTS, rules=params.RULES, overrides=overrides)
+
+
+def test_overrides_go_over_the_file():
+    overrides = ["tracking.scale_num=5", "weights=x.pt"]
+    cfg = load_config("siamfc_light", DEFAULTS, rules=params.RULES, overrides=overrides)
+    assert cfg["tracking"]["scale_num"] == 5 and cfg["weights"] == "x.pt" and cfg["model"]["backbone"] == "light"

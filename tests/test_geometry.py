@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.geometry import context_size, crop, cxcywh_to_xywh, shrink_around, xywh_to_cxcywh
+from tracker.geometry import context_size, crop, cxcywh_to_xywh, shrink_around, tile_centres, xywh_to_cxcywh
 
 coord = st.floats(-1e4, 1e4, allow_nan=False)
 side = st.floats(0, 1e4, allow_nan=False)
@@ -126,3 +126,12 @@ def test_crop_always_has_the_network_size(h, w, cx, cy, side, out_size):
     assert out.shape == (out_size, out_size, 3) and out.dtype == np.uint8
     # Frame and fill share one colour, so every pixel must have it: nothing is left unset.
     assert np.all(out == 7)
+
+
+def test_tile_centres_cover_the_frame_with_the_fewest_tiles():
+    # 640 x 480 with reach 300: 3 columns (213.3 px apart), 2 rows (240 px apart), row by row.
+    centres = tile_centres(640, 480, 300)
+    np.testing.assert_allclose(
+        centres, [(640 / 6 * k, 120) for k in (1, 3, 5)] + [(640 / 6 * k, 360) for k in (1, 3, 5)]
+    )
+    assert tile_centres(100, 50, 300) == [(50.0, 25.0)]  # one tile for a frame smaller than its reach

@@ -15,6 +15,7 @@ from tracker.metrics import (
     iou,
     longterm_figures,
     longterm_thresholds,
+    lost_precision_recall,
     normalized_center_error,
     paired_difference,
     precision_curve,
@@ -182,3 +183,15 @@ def test_longterm_f_score_is_the_best_over_thresholds_of_the_mean_curves():
     # A sequence where the target is never visible has no recall: it is left out.
     assert longterm_figures([LONG, ([0.0], [0.3], [False])]) == one
     assert np.isnan(longterm_figures([([0.0], [0.3], [False])])["fscore"])
+
+
+def test_lost_precision_recall_hand_computed():
+    # Six frames: on, on (IoU 0.5, 0.9), between (0.2: counts for neither), off (IoU 0), off
+    # (absent), off (IoU 0). Flagged lost: the second, the between one, the first two off ones.
+    lost = np.array([False, True, True, True, True, False])
+    overlaps = np.array([0.5, 0.9, 0.2, 0.0, 0.0, 0.0])
+    visible = np.array([True, True, True, True, False, True])
+    got = lost_precision_recall(lost, overlaps, visible)
+    # Flagged among on/off frames: 3 (frames 2, 4, 5), of which 2 off; 3 frames off, 2 flagged.
+    assert got == {"precision": pytest.approx(2 / 3), "recall": pytest.approx(2 / 3)}
+    assert np.isnan(lost_precision_recall(lost * False, overlaps, visible)["precision"])  # nothing flagged

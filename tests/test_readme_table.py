@@ -35,3 +35,20 @@ def test_a_readme_without_the_block_is_a_one_line_error(tmp_path):
     done = run("results.json", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "dev-table:start" in done.stderr
     assert (tmp_path / "README.md").read_text() == "no markers\n"
+
+
+def test_a_longterm_json_gives_the_longterm_table(tmp_path):
+    longterm = {
+        "trackers": {
+            "a": {"precision": 0.4, "recall": 0.3, "fscore": 0.343},
+            "b": {"precision": 0.7, "recall": 0.6, "fscore": 0.646},
+        }
+    }
+    (tmp_path / "longterm.json").write_text(json.dumps(longterm))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- longterm-table:start -->\n<!-- longterm-table:end -->\n")
+    done = run("longterm.json", "--name", "longterm-table", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = readme.read_text().splitlines()
+    assert lines[1] == "| tracker | precision | recall | F-score |"
+    assert lines[3:5] == ["| b | 0.700 | 0.600 | 0.646 |", "| a | 0.400 | 0.300 | 0.343 |"]

@@ -96,6 +96,34 @@ def test_a_smaller_side_crop_is_the_middle_of_the_full_one(two_pass):
     assert diff.max() <= 1 and diff.mean() < 0.05
 
 
+def leave_and_return(size=(240, 320)):
+    """The moving_object clip's object still at one place for 10 frames, gone for 10, then back
+    far from there for 16."""
+    frames, boxes = moving_object(1, size=size, start=(20, 20), step=(0, 0), growth=0)
+    rng = np.random.default_rng(0)
+    background = textured(rng, size[0], size[1], (size[0] // 8, size[1] // 8))
+    there, back = moving_object(1, size=size, start=(240, 180), step=(0, 0), growth=0)
+    clip = [frames[0]] * 10 + [background] * 10 + [there[0]] * 16
+    truth = [boxes[0]] * 10 + [[np.nan] * 4] * 10 + [back[0]] * 16
+    return clip, np.array(truth, float)
+
+
+@pytest.mark.parametrize("redetect", [True, False])
+def test_a_target_that_returns_far_away_is_found_again(redetect):
+    clip, truth = leave_and_return()
+    params = load_params()
+    params["tracking"].update(colour_weight=0.0, redetect=redetect)
+    net, _ = weights_io.load(params["weights"], params["model"])
+    steps = list(track(SiamFCTracker(net, params), clip, truth[0]))
+    assert not any(s.lost for s in steps[:10]) and all(s.lost for s in steps[12:20])  # gone: lost
+    found = iou(np.array([s.box for s in steps[-3:]]), truth[-3:])
+    if redetect:
+        # 12 tiles of the search region's reach cover the frame: within 12 frames, the one that holds it.
+        assert found.min() > 0.6 and not any(s.lost for s in steps[-3:])
+    else:
+        assert found.max() == 0  # the local search alone never reaches it
+
+
 @pytest.mark.parametrize("side", [119, 160, 263])
 def test_side_size_must_fit_the_network(side):
     with pytest.raises(UserError, match="side_size") as e:

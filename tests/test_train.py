@@ -14,10 +14,19 @@ import pytest
 import torch
 import yaml
 
-from tracker import cropcache, weights
+from tracker import cli, cropcache, weights
 from tracker.errors import UserError
 from tracker.model import SiamFC
-from tracker.train import PairSampler, balanced_loss, labels, load_checkpoint, random_affine, train, warp
+from tracker.train import (
+    PairSampler,
+    balanced_loss,
+    labels,
+    load_checkpoint,
+    random_affine,
+    tracking_config_for,
+    train,
+    warp,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -398,3 +407,25 @@ def test_damaged_or_unchecked_cached_crops_are_built_again(data, tmp_path, capfd
     err = capfd.readouterr().err
     assert "crop cache: 2 cached file(s) damaged or from an older siamtrack" in err and "Traceback" not in err
     np.testing.assert_array_equal(cropcache.load(paths)[0], crops)
+
+
+def test_the_plainest_shipped_tracking_config_is_named_for_new_weights():
+    assert tracking_config_for({"backbone": "mobilenet_v1", "width": 0.5}) == "siamfc"
+    assert tracking_config_for({"backbone": "light", "width": 1.0}) == "siamfc_light"  # not 5s, fast or onepass
+    assert tracking_config_for({"backbone": "alexnet", "width": 1.0}) == "siamfc_alexnet"
+    assert tracking_config_for({"backbone": "light", "width": 0.25}) is None
+
+
+def test_train_command_takes_overrides_and_says_how_to_use_the_weights(tmp_path, cache, capfd):
+    config = write_config(tmp_path, cache)
+    out = tmp_path / "elsewhere"
+    threads = torch.get_num_threads()
+    try:
+        assert cli.main(["train", "--config", config, "--set", "train.epochs=1", f"out={out}"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert len(json.loads((out / "history.json").read_text())["loss"]) == 1  # one epoch, not the file's two
+    err = capfd.readouterr().err
+    weights = out / "weights.pt"
+    assert f"track with them:      python run_tracker.py track VIDEO --bbox X,Y,W,H --weights {weights}" in err
+    assert "no shipped tracking config has model {'backbone': 'light', 'width': 0.25}" in err

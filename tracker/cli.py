@@ -335,7 +335,17 @@ def parser():
     r.add_argument(
         "--config",
         default=os.path.join(CONFIG_DIR, "train.yaml"),
-        help="training config: a YAML file or a shipped config's name",
+        help="training config: a YAML file or a shipped config's name (default train: configs/train.yaml, the "
+        f"shipped weights' recipe; also {', '.join(n for n in shipped_configs() if n.startswith('train_'))})",
+    )
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. --set train.epochs=2 data.root=/data/mine (values read as YAML)",
     )
     r.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the config's out")
     r.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
@@ -395,5 +405,5 @@ def run(args):
     else:
         from .train import train
 
-        train(args.config, args.resume, args.device)
+        train(args.config, args.resume, args.device, overrides=args.overrides)
     return 0

@@ -91,13 +91,39 @@ def read_yaml(path):
     return given or {}
 
 
-def load_config(path, defaults, choices=None, rules=()):
-    """Defaults overridden by the YAML file at `path` (None: the defaults alone); `choices` as for
-    merge, `rules` as for check_rules."""
-    if path is None:
-        return copy.deepcopy(defaults)
-    cfg = merge(defaults, read_yaml(path), (), resolve(path), choices or {})
-    check_rules(cfg, rules, resolve(path))
+def parse_overrides(items):
+    """Command-line overrides ["train.epochs=2", "data.root=/data"] as a nested mapping, each value
+    read as YAML (2 is a number, true a flag, /data a string)."""
+    given = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key or "" in key.split("."):
+            raise UserError(f"--set {item!r} must be KEY=VALUE with a dotted key, e.g. --set train.epochs=2")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        *parents, last = key.split(".")
+        node = given
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"--set {item!r} sets a key inside '{part}', which another --set gave a value")
+        node[last] = value
+    return given
+
+
+def load_config(path, defaults, choices=None, rules=(), overrides=()):
+    """Defaults overridden by the YAML file at `path` (None: the defaults alone), then by
+    `overrides` (KEY=VALUE strings, see parse_overrides); `choices` as for merge, `rules` as for
+    check_rules."""
+    choices = choices or {}
+    cfg = copy.deepcopy(defaults) if path is None else merge(defaults, read_yaml(path), (), resolve(path), choices)
+    if overrides:
+        cfg = merge(cfg, parse_overrides(overrides), (), "--set", choices)
+    if path is not None or overrides:
+        where = [resolve(path)] if path is not None else []
+        check_rules(cfg, rules, " with ".join(where + (["--set"] if overrides else [])))
     return cfg
 
 

@@ -4,6 +4,8 @@ Boxes are x, y, w, h in continuous pixel coordinates: pixel (i, j) covers [i, i+
 so a box's centre is (x + w/2, y + h/2) and the first pixel's centre is (0.5, 0.5).
 """
 
+import math
+
 import cv2
 import numpy as np
 
@@ -83,3 +85,10 @@ def crop(frame, center, side, out_size, fill, out=None):
     """
     frame, center, side = shrink_around(frame, center, side, out_size)
     return warp_square(frame, center, side, out_size, fill, out)
+
+
+def tile_centres(width, height, reach):
+    """Centres of the fewest tiles on a regular grid whose squares of side `reach` cover a
+    width x height frame, row by row."""
+    nx, ny = max(math.ceil(width / reach), 1), max(math.ceil(height / reach), 1)
+    return [((i + 0.5) * width / nx, (j + 0.5) * height / ny) for j in range(ny) for i in range(nx)]

@@ -196,6 +196,22 @@ def longterm_figures(sequences, resolution=100):
     return {"precision": float(precision[best]), "recall": float(recall[best]), "fscore": float(f[best])}
 
 
+def lost_precision_recall(lost, overlaps, visible):
+    """How well a per-frame `lost` flag marks the frames where the box is off the target (IoU 0,
+    or the target not `visible`) against those where it is on it (IoU above 0.3); frames in
+    between count for neither. Precision: of the flagged frames, the share off the target; recall:
+    of the frames off the target, the share flagged (NaN where there are none to divide by)."""
+    lost, overlaps, visible = (np.asarray(a) for a in (lost, overlaps, visible))
+    off = ~visible | (overlaps <= 0)
+    on = visible & (overlaps > 0.3)
+    flagged = lost & (on | off)
+    hits = np.sum(lost & off)
+    return {
+        "precision": float(hits / flagged.sum()) if flagged.any() else np.nan,
+        "recall": float(hits / off.sum()) if off.any() else np.nan,
+    }
+
+
 def paired_difference(a, b, margin=0.01):
     """How B differs from A over the sequences both have: a and b map sequence -> score (e.g. AUC).
 

@@ -38,6 +38,7 @@ RULES = (
     (("tracking.min_scale",), lambda v: 0 < v <= 1, "more than 0 and at most 1, e.g. 0.2"),
     at_least("tracking.max_scale", 1),
     between("tracking.lost_threshold", 0, 1),
+    between("tracking.redetect_threshold", 0, 1),
     between("tracking.colour_weight", 0, 1),
     between("tracking.colour_rate", 0, 1),
     between("tracking.colour_bins", 2, 256),  # levels per 8-bit channel

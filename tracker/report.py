@@ -48,6 +48,11 @@ def format_table(results):
     return _summary_table(results, COLUMNS, "auc")
 
 
+def format_longterm_table(longterm):
+    """The VOT-LT table (precision, recall, F-score), best tracker first by F-score, as markdown."""
+    return _summary_table(longterm, LONGTERM_COLUMNS, "fscore")
+
+
 def sequence_table(results):
     """AUC of every tracker on every sequence: rows are sequences, columns trackers best first."""
     names = ranked(results)
@@ -189,7 +194,7 @@ def write_report(results, status, out_dir, curves, vot=None, made=None, longterm
             "target where its score reaches it; precision is the mean IoU over those frames, recall the summed "
             "IoU over the frames where the target is visible; F-score is the best 2PR/(P+R) over the thresholds, "
             "precision and recall are there. Over the frames after the init; means over sequences.",
-            _summary_table(longterm, LONGTERM_COLUMNS, "fscore"),
+            format_longterm_table(longterm),
         ]
     if status:
         parts += ["## Not measured", "\n".join(status_lines(status))]

@@ -11,7 +11,7 @@ from .colour import ColourModel
 from .config import check_rules
 from .engine import OnnxSearch, TorchSearch, crops_as_input
 from .errors import UserError
-from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, warp_square, xywh_to_cxcywh
+from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, tile_centres, warp_square, xywh_to_cxcywh
 from .interface import Tracker
 from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, search_branch, xcorr_one
 from .params import RULES
@@ -78,9 +78,13 @@ class SiamFCTracker(Tracker):
         self._two_pass = side < size and n > 1
         self._crops = np.empty((1 if self._two_pass else n, size, size, 3), np.uint8)
         self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self._two_pass else None
+        # Re-detection's crop: one search region (with two passes, the centre pass's shape: no
+        # other graph to export).
+        self._tile_crop = np.empty((1, size, size, 3), np.uint8) if p["redetect"] else None
         search = search_branch(self.net.backbone)
         if p["engine"] == "onnxruntime" and self.device.type == "cpu":
             passes = [self._crops[:1], self.side_crops] if self._two_pass else [self._crops]
+            passes += [self._tile_crop] if p["redetect"] else []
             self.search = OnnxSearch(search, p["threads"], [crops.shape for crops in passes])
         else:
             self.search = TorchSearch(search, self.device)
@@ -122,6 +126,8 @@ class SiamFCTracker(Tracker):
             self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
         self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
         self.lost = False
+        self._found = self.size, self.x_side  # the size where the target was last found
+        self._tile = 0  # the next re-detection tile
         self.colour = self._to_learn = None
         if self.p["colour_weight"] > 0:
             # Learnt against the whole search region: what the target must stand out from.
@@ -141,8 +147,18 @@ class SiamFCTracker(Tracker):
 
     def update(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
         """The target's box (x, y, w, h, floats) on the next frame, and the score: the sigmoid of
-        the response peak, in (0, 1). Sets `lost` and `response`."""
+        the response peak, in (0, 1). Sets `lost` and `response`. While lost, one tile of a search
+        over the whole frame may find the target again."""
         frame = to_bgr8(frame)
+        box, score = self._search(frame)
+        if not self.lost:
+            self._found = self.size, self.x_side
+        elif self._tile_crop is not None:
+            box, score = self._redetect(frame, box, score)
+        return box, score
+
+    def _search(self, frame):
+        """Search around the last position: (box, score)."""
         if not self._two_pass:
             crops = self.search_crops(frame)
             return self.locate(self.score_maps(crops), frame.shape, crops)
@@ -248,3 +264,25 @@ class SiamFCTracker(Tracker):
         score = score_of(peaks[i])
         self.lost = bool(score < p["lost_threshold"])
         return cxcywh_to_xywh([*self.center, *self.size]), float(score)
+
+    def _redetect(self, frame, box, score):
+        """Search the next of the tiles that cover the frame with the target at the size where it
+        was last found, and move there if the best match scores tracking.redetect_threshold and
+        more than the local search's `score`; returns (box, score)."""
+        p = self.p
+        size, x_side = self._found
+        # A tile's response reaches (instance - exemplar) crop px; at the found scale, in frame px:
+        reach = x_side * (p["instance_size"] - p["exemplar_size"]) / p["instance_size"]
+        tiles = tile_centres(frame.shape[1], frame.shape[0], reach)
+        centre = np.asarray(tiles[self._tile % len(tiles)])
+        self._tile += 1
+        crop(frame, centre, x_side, p["instance_size"], self._fill, self._tile_crop[0])
+        response = self.score_maps(self._tile_crop)[0]
+        y, x = np.unravel_index(np.argmax(response), response.shape)
+        found = score_of(response[y, x])
+        if found < p["redetect_threshold"] or found <= score:
+            return box, score
+        disp = (np.array([x, y]) - (response.shape[0] - 1) / 2) * TOTAL_STRIDE * x_side / p["instance_size"]
+        self.correct(centre=centre + disp, size=size)
+        self.lost = False
+        return cxcywh_to_xywh([*self.center, *self.size]), found

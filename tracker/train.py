@@ -18,7 +18,7 @@ from torch import nn
 
 from . import cropcache
 from . import weights as weights_io
-from .config import CONFIG_DIR, at_least, between, load_config
+from .config import CONFIG_DIR, at_least, between, load_config, read_yaml, shipped_configs
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
 from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
@@ -312,8 +312,45 @@ def plot_loss(path, history):
     plt.close(fig)
 
 
-def train(config=None, resume=False, device="cpu", log=sys.stderr):
-    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES, RULES)
+def tracking_config_for(model):
+    """The name of the shipped tracking config for weights of `model` that changes the fewest
+    tracking values (the plainest use of them), or None."""
+    from .params import load_params
+
+    names = [n for n in shipped_configs() if not n.startswith("train") and load_params(n)["model"] == model]
+    return min(names, key=lambda n: len(read_yaml(n).get("tracking") or {}), default=None)
+
+
+def usage_lines(weights, model):
+    """What to run next with freshly trained `weights`."""
+    name = tracking_config_for(model)
+    config = f" --config {name}" if name else ""
+    lines = [
+        f"track with them:      python run_tracker.py track VIDEO --bbox X,Y,W,H{config} --weights {weights}",
+        f"benchmark them:       python run_tracker.py benchmark --dataset DATA --trackers "
+        f"siamfc{':' + name if name else ''}@{weights},nano,vit",
+    ]
+    if not name:
+        lines.append(f"(no shipped tracking config has model {model}: write one with that model block)")
+    return lines
+
+
+def save_epoch(out, cfg, net, opt, history, rates, meta):
+    """What an epoch leaves in `out`: the checkpoint to resume from, the loss plot and history, and
+    the weights (always the newest epoch's, usable even if the run stops before the last)."""
+    state = {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": len(history), "history": history}
+    save_checkpoint(os.path.join(out, "checkpoint.pt"), {**state, "rates": rates, "config": cfg})
+    plot_loss(os.path.join(out, "loss.png"), history)
+    write_json(os.path.join(out, "history.json"), {"loss": history, "pairs_per_second": rates})
+    weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
+
+
+def train(config=None, resume=False, device="cpu", log=None, overrides=()):
+    """Train as the config (a file or a shipped config's name; None: configs/train.yaml) says, with
+    `overrides` ("train.epochs=2", ...) on top; returns the loss and pairs/s of each epoch. Progress
+    and messages go to `log` (default: sys.stderr as it is at the call)."""
+    log = log or sys.stderr
+    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES, RULES, overrides)
     d, a, t = cfg["data"], cfg["augment"], cfg["train"]
     if t["threads"] > 0:
         torch.set_num_threads(t["threads"])
@@ -403,20 +440,6 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             progress.update(t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}")
         history.append(total / steps)
         rates.append(steps * t["batch_size"] / (time.time() - t0))
-        save_checkpoint(
-            ckpt_path,
-            {
-                "net": net.state_dict(),
-                "opt": opt.state_dict(),
-                "epoch": epoch + 1,
-                "history": history,
-                "rates": rates,
-                "config": cfg,
-            },
-        )
-        plot_loss(os.path.join(out, "loss.png"), history)
-        write_json(os.path.join(out, "history.json"), {"loss": history, "pairs_per_second": rates})
-        # The newest weights are always usable, even if the run is stopped before the last epoch.
         meta = {
             "epochs": epoch + 1,
             "pairs": (epoch + 1) * steps * t["batch_size"],
@@ -427,7 +450,8 @@ def train(config=None, resume=False, device="cpu", log=sys.stderr):
             "instance_size": x_size,
             "seconds_this_run": round(time.time() - started, 1),
         }
-        weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
+        save_epoch(out, cfg, net, opt, history, rates, meta)
     progress.close()
-    print(f"wrote {os.path.join(out, 'weights.pt')}", file=log)
+    weights = os.path.join(out, "weights.pt")
+    print(f"wrote {weights}", *usage_lines(weights, cfg["model"]), sep="\n", file=log)
     return {"loss": history, "pairs_per_second": rates}

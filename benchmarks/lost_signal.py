@@ -1,0 +1,78 @@
+"""How far our tracker's `lost` flag can be trusted: from benchmark runs' boxes and scores, the
+precision and recall of "score under tracking.lost_threshold" for the frames where the box is off
+the target (IoU 0, or the target out of view), against the frames where it is on it (IoU > 0.3).
+
+    python benchmarks/lost_signal.py --dataset ../shared/data \\
+        --run dev=benchmark_out/dev --run longterm=benchmark_out/longterm [--tracker siamfc] [--out FILE]
+
+Each --run is SPLIT=FOLDER: the split file's name in --dataset (without .txt) and the benchmark's
+--out folder. The markdown table goes to stdout, to --out, and with --readme-block NAME into the
+README between its `<!-- NAME:start -->` and `<!-- NAME:end -->` lines.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+from tracker import markdown
+from tracker.errors import UserError, run_script
+from tracker.fileio import write_text
+from tracker.metrics import iou, lost_precision_recall
+from tracker.params import load_params
+from tracker.peers import folder_name
+from tracker.sequences import load_dataset
+
+
+def frames_of(folder, seq):
+    """One run's boxes and scores of `seq`, the first frame (given, not tracked) left out, with the
+    ground truth's overlaps and visibility."""
+    path = os.path.join(folder, seq.name)
+    if not os.path.exists(path + ".txt"):
+        raise UserError(f"no boxes for {seq.name} in {folder}; run the benchmark there first")
+    boxes = np.loadtxt(path + ".txt", delimiter=",", ndmin=2)
+    with open(path + ".json") as f:
+        scores = np.array(json.load(f)["scores"][1:], float)
+    truth = seq.boxes[1 : len(boxes)]
+    visible = ~np.isnan(truth).any(axis=1) & ~seq.absent[1 : len(boxes)]
+    overlaps = np.zeros(len(truth))
+    overlaps[visible] = iou(boxes[1:][visible], truth[visible])
+    return scores, overlaps, visible
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dataset", required=True, help="dataset folder holding the split files")
+    ap.add_argument("--run", action="append", required=True, help="SPLIT=FOLDER, repeatable")
+    ap.add_argument("--tracker", default="siamfc", help="the tracker spec as the benchmark ran it (default siamfc)")
+    ap.add_argument("--config", help="its config, for tracking.lost_threshold (default: the shipped one)")
+    ap.add_argument("--out", help="also write the table here")
+    ap.add_argument("--readme-block", help="also put the table into README.md's block of this name")
+    args = ap.parse_args(argv)
+    threshold = load_params(args.config)["tracking"]["lost_threshold"]
+    rows = []
+    for run in args.run:
+        split, sep, folder = run.partition("=")
+        if not sep:
+            raise UserError(f"--run {run!r} must be SPLIT=FOLDER, e.g. dev=benchmark_out/dev")
+        sequences = load_dataset(args.dataset, "auto", os.path.join(args.dataset, split + ".txt"))
+        frames = [frames_of(os.path.join(folder, folder_name(args.tracker)), seq) for seq in sequences]
+        scores, overlaps, visible = (np.concatenate(parts) for parts in zip(*frames))
+        figures = lost_precision_recall(scores < threshold, overlaps, visible)
+        off = int(np.sum(~visible | (overlaps <= 0)))
+        rows.append([split, str(len(scores)), str(off), f"{figures['precision']:.3f}", f"{figures['recall']:.3f}"])
+    table = markdown.table(["split", "frames", "off the target", "precision", "recall"], rows)
+    text = (
+        f"`lost` (score < {threshold}) of `{args.tracker}` against the frames its box is off the target:\n\n{table}\n"
+    )
+    print(text, end="")
+    if args.out:
+        write_text(args.out, text)
+    if args.readme_block:
+        with open("README.md") as f:
+            write_text("README.md", markdown.fill(f.read(), args.readme_block, table))
+
+
+if __name__ == "__main__":
+    run_script(main)
