@@ -25,6 +25,7 @@ from tracker.train import (
     random_affine,
     tracking_config_for,
     train,
+    usage_lines,
     warp,
 )
 
@@ -429,3 +430,88 @@ def test_train_command_takes_overrides_and_says_how_to_use_the_weights(tmp_path,
     weights = out / "weights.pt"
     assert f"track with them:      python run_tracker.py track VIDEO --bbox X,Y,W,H --weights {weights}" in err
     assert "no shipped tracking config has model {'backbone': 'light', 'width': 0.25}" in err
+
+
+def got10k_folder(root, names=("seq_a", "seq_b"), frames=4):
+    """A GOT-10k-layout training folder: list.txt, and a folder of PNG frames with
+    groundtruth.txt and absence.label per sequence, a textured square moving over noise."""
+    rng = np.random.default_rng(3)
+    texture = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    for name in names:
+        folder = root / name
+        folder.mkdir(parents=True)
+        boxes = []
+        for i in range(frames):
+            box = (20 + 4 * i, 30, 40, 32)
+            cv2.imwrite(str(folder / f"{i + 1:08d}.png"), frame_with(rng, texture, box))
+            boxes.append(",".join(map(str, box)))
+        (folder / "groundtruth.txt").write_text("\n".join(boxes) + "\n")
+        (folder / "absence.label").write_text("0\n" * frames)
+    (root / "list.txt").write_text("\n".join(names) + "\n")
+    return root
+
+
+def train_on(folder, data, tmp_path):
+    """One short epoch on `data` (the config's data section); the log's line on what it trained on."""
+    cfg = {
+        "model": {"backbone": "light", "width": 0.25},
+        "data": {"images": False, "cache": str(tmp_path / "cache"), "split": "", **data},
+        "train": {"epochs": 1, "pairs_per_epoch": 16, "batch_size": 8, "threads": 1},
+        "out": str(tmp_path / "out"),
+    }
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    log = io.StringIO()
+    threads = torch.get_num_threads()
+    try:
+        train(str(path), log=log)
+    finally:
+        torch.set_num_threads(threads)
+    assert (tmp_path / "out" / "weights.pt").is_file()
+    return next(line for line in log.getvalue().splitlines() if line.startswith("training on"))
+
+
+def test_training_reads_a_got10k_folder(tmp_path):
+    root = got10k_folder(tmp_path / "got10k")
+    assert train_on(root, {"root": str(root)}, tmp_path) == "training on 8 crops (0 from still images) from 2 groups"
+
+
+def test_training_reads_coco_boxes_as_still_images(tmp_path):
+    root = got10k_folder(tmp_path / "got10k", names=("seq_a",))
+    coco_dir = tmp_path / "coco"
+    coco_dir.mkdir()
+    rng = np.random.default_rng(4)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(coco_dir / name), rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "traffic light"}],
+        "annotations": [
+            {"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 30], "iscrowd": 0},
+            {"image_id": 2, "category_id": 1, "bbox": [50, 20, 30, 30], "iscrowd": 0},
+            {"image_id": 2, "category_id": 2, "bbox": [90, 40, 20, 50], "iscrowd": 0},
+            {"image_id": 1, "category_id": 2, "bbox": [0, 0, 100, 100], "iscrowd": 1},  # crowd: left out
+            {"image_id": 1, "category_id": 2, "bbox": [5, 5, 3, 3], "iscrowd": 0},  # under 8 px: left out
+        ],
+    }
+    (coco_dir / "instances.json").write_text(json.dumps(coco))
+    data = {"root": str(root), "format": "got10k", "coco": str(coco_dir / "instances.json")}
+    # 4 frames of the sequence, then a set per category: cat (2 boxes), traffic_light (1).
+    assert train_on(root, data, tmp_path) == "training on 7 crops (3 from still images) from 3 groups"
+    names = sorted(p.name for p in (tmp_path / "cache").rglob("*.npz"))
+    assert names == ["coco_cat.npz", "coco_traffic_light.npz", "seq_a.npz"]
+
+
+def test_a_file_that_is_not_coco_is_a_one_line_error(tmp_path):
+    root = got10k_folder(tmp_path / "got10k", names=("seq_a",))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"file": "a.png", "boxes": []}]))
+    with pytest.raises(UserError, match="is not a COCO detection file"):
+        train_on(root, {"root": str(root), "coco": str(bad)}, tmp_path)
+
+
+def test_the_commands_for_new_weights_name_a_config_only_where_needed():
+    default = usage_lines("w.pt", {"backbone": "mobilenet_v1", "width": 0.5})
+    assert default[0].endswith("track VIDEO --bbox X,Y,W,H --weights w.pt") and "--trackers siamfc@w.pt," in default[1]
+    light = usage_lines("w.pt", {"backbone": "light", "width": 1.0})
+    assert "--config siamfc_light --weights w.pt" in light[0] and "--trackers siamfc:siamfc_light@w.pt," in light[1]

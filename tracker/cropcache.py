@@ -7,10 +7,12 @@ again.
 """
 
 import glob
+import hashlib
 import io
 import json
 import math
 import os
+import re
 import sys
 
 import cv2
@@ -61,11 +63,11 @@ def usable(box):
     return np.all(np.isfinite(box)) and min(box[2], box[3]) >= MIN_SIDE
 
 
-def sequence_jobs(root, split, frame_stride):
+def sequence_jobs(root, fmt, split, frame_stride):
     # Imported here so that training from a built cache needs no video decoder (PyAV).
     from .sequences import load_dataset
 
-    for seq in load_dataset(root, "video", split):
+    for seq in load_dataset(root, fmt, split):
         keep = [i for i, b in enumerate(seq.boxes) if usable(b)][::frame_stride]
         yield (
             seq.name,
@@ -75,44 +77,108 @@ def sequence_jobs(root, split, frame_stride):
         )
 
 
+def image_set(name, items, max_set_boxes):
+    """The job of one set of still-image boxes, (image path, x y w h box) each: a still box pairs
+    only with itself (the two views come from augmentation)."""
+    items = [(path, np.asarray(box, dtype=np.float64)) for path, box in items if usable(box)]
+    if max_set_boxes and len(items) > max_set_boxes:
+        # One big set (thousands of small fish) would otherwise outweigh all the others.
+        items = items[:: math.ceil(len(items) / max_set_boxes)]
+
+    def crops(items=items):
+        for k, (path, box) in enumerate(items):
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                raise UserError(f"image {path} is missing or unreadable; restore it or remove its boxes")
+            yield k, image, box
+
+    return name, len(items), True, crops
+
+
 def image_jobs(root, max_set_boxes):
+    """This project's still images: images/<set>/annotations.json, a list of {"file": name in the
+    set's folder, "boxes": [[x, y, w, h], ...]}."""
     for ann in sorted(glob.glob(os.path.join(root, "images", "*", "annotations.json"))):
         folder = os.path.dirname(ann)
-        with open(ann) as f:
-            records = json.load(f)
-        items = [(os.path.join(folder, r["file"]), b) for r in records for b in r["boxes"] if usable(b)]
-        if max_set_boxes and len(items) > max_set_boxes:
-            # One big set (thousands of small fish) would otherwise outweigh all the others.
-            items = items[:: math.ceil(len(items) / max_set_boxes)]
-
-        def crops(items=items):
-            for k, (path, box) in enumerate(items):
-                yield k, cv2.imread(path, cv2.IMREAD_COLOR), np.asarray(box, dtype=np.float64)
-
-        # A still box pairs only with itself: the two views come from augmentation.
-        yield "images_" + os.path.basename(folder), len(items), True, crops
+        records = read_json(ann)
+        items = [(os.path.join(folder, r["file"]), b) for r in records for b in r["boxes"]]
+        yield image_set("images_" + os.path.basename(folder), items, max_set_boxes)
 
 
-def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, quality=90, context=0.5):
-    """Fill a folder of `cache_dir` named for the settings with one .npz per sequence (and per image
-    set); returns their paths. Every `frame_stride`-th usable frame of a sequence is kept, and at
-    most about `max_set_boxes` boxes of an image set (0: all).
+def coco_jobs(annotations, images, max_set_boxes):
+    """A COCO-format detection file's boxes (crowd boxes left out), a set per category, the images
+    in the folder `images`."""
+    coco = read_json(annotations)
+    if not isinstance(coco, dict) or not {"images", "annotations"} <= coco.keys():
+        raise UserError(f"{annotations} is not a COCO detection file (no 'images' and 'annotations'); check data.coco")
+    files = {image["id"]: os.path.join(images, image["file_name"]) for image in coco["images"]}
+    names = {c["id"]: c["name"] for c in coco.get("categories", [])}
+    sets = {}
+    for a in coco["annotations"]:
+        if not a.get("iscrowd") and a["image_id"] in files:
+            sets.setdefault(a["category_id"], []).append((files[a["image_id"]], a["bbox"]))
+    for category, items in sorted(sets.items()):
+        name = re.sub(r"[^\w.-]", "_", str(names.get(category, category)))
+        yield image_set(f"coco_{name}", items, max_set_boxes)
 
-    Without the data folder, a cache built earlier (or copied from elsewhere) is used as it is.
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); check the path in the train config") from None
+    except ValueError:
+        raise UserError(f"{path} is not valid JSON; fix or replace it") from None
+
+
+def source_folder(cache_dir, source):
+    """The cache's folder for one data source (a dataset folder, a COCO file): named for it, so
+    that groups of the same name from two sources never share a file."""
+    digest = hashlib.sha256(os.fspath(source).encode()).hexdigest()[:10]
+    return os.path.join(cache_dir, f"{os.path.basename(os.path.normpath(source))}-{digest}")
+
+
+def build(
+    root,
+    split,
+    cache_dir,
+    images=True,
+    frame_stride=1,
+    max_set_boxes=0,
+    quality=90,
+    context=0.5,
+    fmt="auto",
+    coco=("", ""),
+):
+    """Fill folders of `cache_dir` named for the settings and each source with one .npz per
+    sequence (and per image set); returns their paths. The sequences are those of the `fmt` layout
+    at `root` named in the `split` file (None: all of them); every `frame_stride`-th usable frame
+    of a sequence is kept, and at most about `max_set_boxes` boxes of an image set (0: all). `coco`:
+    a COCO detection file and its images' folder, or empty strings for none.
+
+    Without the data folder, a cache built earlier (or copied from elsewhere) is used as it is:
+    every source's groups of these settings.
     """
-    cache_dir = os.path.join(cache_dir, f"stride{frame_stride}_boxes{max_set_boxes}_q{quality}_context{context}")
+    settings = f"stride{frame_stride}_boxes{max_set_boxes}_q{quality}_context{context}"
+    cache_dir = os.path.join(cache_dir, settings)
+    coco_file, coco_images = coco
     if not os.path.isdir(root):
-        paths = sorted(glob.glob(os.path.join(cache_dir, "*.npz")))
+        paths = sorted(glob.glob(os.path.join(cache_dir, "*", "*.npz")))
         if not paths:
             raise UserError(
-                f"training data folder not found: {root}, and no cached crops in {cache_dir}; "
+                f"training data folder not found: {root}, and no cached crops for it in {cache_dir}; "
                 "set data.root in the train config"
             )
         print(f"{root} not found: training on the {len(paths)} cached groups in {cache_dir}", file=sys.stderr)
         return paths
-    jobs = list(sequence_jobs(root, split, frame_stride)) + (list(image_jobs(root, max_set_boxes)) if images else [])
-    progress = Progress("crop cache", sum(job[1] for job in jobs), "targets")
-    paths = [os.path.join(cache_dir, name + ".npz") for name, *_ in jobs]
+    here = source_folder(cache_dir, root)
+    jobs = [(here, job) for job in sequence_jobs(root, fmt, split, frame_stride)]
+    jobs += [(here, job) for job in image_jobs(root, max_set_boxes)] if images else []
+    if coco_file:
+        jobs += [(source_folder(cache_dir, coco_file), job) for job in coco_jobs(coco_file, coco_images, max_set_boxes)]
+    progress = Progress("crop cache", sum(job[1] for _, job in jobs), "targets")
+    paths = [os.path.join(folder, job[0] + ".npz") for folder, job in jobs]
     # A file that is not exactly what save_group wrote (a changed byte, or one from before the
     # checksum) would train on wrong crops without a sign: it is built again.
     damaged = [p for p in paths if os.path.exists(p) and read_verified(p) is None]
@@ -122,7 +188,7 @@ def build(root, split, cache_dir, images=True, frame_stride=1, max_set_boxes=0, 
             f"{damaged[0]}: building them again",
             file=sys.stderr,
         )
-    for path, (_, n, still, items) in zip(paths, jobs):
+    for path, (_, (_, n, still, items)) in zip(paths, jobs):
         if path in damaged or not os.path.exists(path):
             crops, frames = [], []
             for i, frame, box in items():

@@ -22,6 +22,7 @@ from .config import CONFIG_DIR, at_least, between, load_config, read_yaml, shipp
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
 from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
+from .params import DEFAULT_CONFIG as TRACKING_CONFIG
 from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
 
@@ -29,8 +30,11 @@ DEFAULTS = {
     "model": dict(TRACKING_DEFAULTS["model"]),  # the default tracker's network
     "data": {
         "root": "../shared/data",
-        "split": "train.txt",  # relative to data.root
-        "images": True,
+        "format": "auto",  # the layout at data.root: auto, or one the benchmark reads (video, got10k, lasot, ...)
+        "split": "train.txt",  # a file of sequence names, in data.root or a path; empty: every sequence
+        "images": True,  # also data.root/images/<set>/annotations.json (docs/training.md)
+        "coco": "",  # a COCO-format detection file whose boxes join the still images
+        "coco_images": "",  # the folder of its images (empty: the file's own folder)
         "cache": "cache/crops",
         "frame_stride": 1,  # every n-th annotated frame of a sequence
         "max_set_boxes": 0,  # cap on the boxes taken from one still-image set (0: all)
@@ -324,11 +328,13 @@ def tracking_config_for(model):
 def usage_lines(weights, model):
     """What to run next with freshly trained `weights`."""
     name = tracking_config_for(model)
-    config = f" --config {name}" if name else ""
+    # The default tracking config needs no naming.
+    named = name and name != os.path.splitext(os.path.basename(TRACKING_CONFIG))[0]
     lines = [
-        f"track with them:      python run_tracker.py track VIDEO --bbox X,Y,W,H{config} --weights {weights}",
+        f"track with them:      python run_tracker.py track VIDEO --bbox X,Y,W,H"
+        f"{' --config ' + name if named else ''} --weights {weights}",
         f"benchmark them:       python run_tracker.py benchmark --dataset DATA --trackers "
-        f"siamfc{':' + name if name else ''}@{weights},nano,vit",
+        f"siamfc{':' + name if named else ''}@{weights},nano,vit",
     ]
     if not name:
         lines.append(f"(no shipped tracking config has model {model}: write one with that model block)")
@@ -368,12 +374,14 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
 
     paths = cropcache.build(
         d["root"],
-        os.path.join(d["root"], d["split"]),
+        d["split"] or None,
         d["cache"],
         d["images"],
         d["frame_stride"],
         d["max_set_boxes"],
         d["jpeg_quality"],
+        fmt=d["format"],
+        coco=(d["coco"], d["coco_images"] or os.path.dirname(d["coco"])),
     )
     crops, groups, frames, still = cropcache.load(paths)
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups", file=log)
@@ -444,7 +452,9 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
             "epochs": epoch + 1,
             "pairs": (epoch + 1) * steps * t["batch_size"],
             "crops": int(len(crops)),
-            "data": f"{d['root']} split {d['split']}" + (" + still images" if d["images"] else ""),
+            "data": f"{d['root']} split {d['split'] or 'all'}"
+            + (" + still images" if d["images"] else "")
+            + (f" + {d['coco']}" if d["coco"] else ""),
             "device": str(device),
             "exemplar_size": z_size,
             "instance_size": x_size,
