@@ -14,15 +14,17 @@ import json
 import os
 
 from tracker import markdown
-from tracker.benchmark import first_visible, reporting, run_jobs, startable, track_sequence
+from tracker.benchmark import startable
 from tracker.build import build_tracker
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_json
 from tracker.geometry import cxcywh_to_xywh, xywh_to_cxcywh
 from tracker.interface import Tracker
 from tracker.metrics import aggregate
+from tracker.pool import reporting, run_jobs
 from tracker.progress import Progress
 from tracker.protocols import sequence_metrics
+from tracker.runner import first_visible, track_sequence
 from tracker.sequences import load_dataset
 
 MODES = {"none": "plain run", "size": "true size given", "centre": "true centre given"}

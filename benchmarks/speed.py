@@ -27,7 +27,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from tracker import markdown
-from tracker.benchmark import first_visible, startable
+from tracker.benchmark import startable
 from tracker.build import build_tracker, claim_threads
 from tracker.config import CONFIG_DIR
 from tracker.engine import OnnxSearch, TorchSearch, crops_as_input, onnx_session
@@ -38,6 +38,7 @@ from tracker.model import search_branch, xcorr_one
 from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker, quiet_opencv
 from tracker.progress import Progress
 from tracker.provenance import cpu_model
+from tracker.runner import first_visible
 from tracker.sequences import load_dataset
 from tracker.siamfc import SiamFCTracker
 

@@ -21,14 +21,16 @@ import numpy as np
 import yaml
 
 from tracker import weights as weights_io
-from tracker.benchmark import first_visible, limit_threads, startable, track_sequence
+from tracker.benchmark import startable
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_json, write_text
 from tracker.metrics import aggregate
 from tracker.params import load_params
+from tracker.pool import limit_threads
 from tracker.progress import Progress
 from tracker.protocols import sequence_metrics
 from tracker.provenance import file_sha256
+from tracker.runner import first_visible, track_sequence
 from tracker.sequences import Sequence, load_dataset
 from tracker.siamfc import SiamFCTracker
 

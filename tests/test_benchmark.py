@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker import benchmark, peers
+from tracker import benchmark, peers, pool, records, runner
 from tracker import weights as tracker_weights
 from tracker.errors import UserError
 from tracker.interface import Tracker
@@ -160,8 +160,8 @@ def counted_runs(monkeypatch):
         done.append((os.path.basename(os.path.dirname(stem)), sequence.name))
         real_run_ope(tracker, sequence, stem, setup)
 
-    real_run_ope = benchmark.RUNS["ope"]
-    monkeypatch.setitem(benchmark.RUNS, "ope", run_ope)
+    real_run_ope = records.RUNS["ope"]
+    monkeypatch.setitem(records.RUNS, "ope", run_ope)
     return done
 
 
@@ -256,7 +256,7 @@ def without_fps(results):
 
 
 def test_interrupted_run_resumes_where_it_stopped(dataset, finished, tmp_path, monkeypatch):
-    real_run_ope = benchmark.RUNS["ope"]
+    real_run_ope = records.RUNS["ope"]
     calls = []
 
     def run_ope(tracker, sequence, stem, setup):
@@ -265,7 +265,7 @@ def test_interrupted_run_resumes_where_it_stopped(dataset, finished, tmp_path, m
             raise KeyboardInterrupt  # as if killed during the third pair
         real_run_ope(tracker, sequence, stem, setup)
 
-    monkeypatch.setitem(benchmark.RUNS, "ope", run_ope)
+    monkeypatch.setitem(records.RUNS, "ope", run_ope)
     with pytest.raises(KeyboardInterrupt):
         benchmark.run_benchmark(dataset, trackers=("kcf", "mosse"), out=tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["kcf", "late.json", "late.txt", "right.json", "right.txt"]
@@ -377,7 +377,7 @@ def test_supervised_run_reinitialises_five_frames_after_a_failure(tmp_path):
     boxes[12] = boxes[19] = (np.nan,) * 4
     sequence = numbered_sequence(tmp_path, 22, boxes)
     far = (50, 50, 5, 5)
-    result, inits, failures = benchmark.track_supervised(Scripted({3: far, 12: far, 14: far}), sequence)
+    result, inits, failures = runner.track_supervised(Scripted({3: far, 12: far, 14: far}), sequence)
     # Fails on 3, back on 8; no failure on 12, where the target is absent; fails on 14, due back
     # on 19 but the target is absent there, so back on 20.
     assert inits == [0, 8, 20] and failures == [3, 14]
@@ -392,7 +392,7 @@ def test_supervised_overlaps_leave_out_burn_in_and_failed_frames():
     boxes[3] = (50, 50, 5, 5)
     absent = np.zeros(n, bool)
     absent[20] = True
-    ious, fragments = benchmark.supervised_overlaps(boxes, gt, absent, inits=[0, 8], failures=[3])
+    ious, fragments = runner.supervised_overlaps(boxes, gt, absent, inits=[0, 8], failures=[3])
     # Counted: after each init's 10 burn-in frames, before its failure, where visible.
     expected = np.full(n, np.nan)
     expected[19:] = 0.5
@@ -468,7 +468,7 @@ def test_progress_counts_the_frames_read_as_they_are(dataset, tmp_path, workers)
     jobs = [("ope", "mosse", seq, built, "setup", tmp_path) for seq in sequences]
     ticks = []
     answers = []
-    for answer in benchmark.run_jobs(jobs, workers, benchmark.run_job, ticks.append):
+    for answer in pool.run_jobs(jobs, workers, benchmark.run_job, ticks.append):
         answers.append((answer, sum(ticks)))
     assert all(error is None for (_, error), _ in answers) and set(ticks) == {1}
     assert sum(ticks) == 2 * FRAMES

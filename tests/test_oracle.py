@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker.benchmark import track_sequence
 from tracker.build import build_tracker
+from tracker.runner import track_sequence
 from tracker.sequences import load_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,24 +6,15 @@ One-pass (OTB) results go to <out>/<tracker>/<seq>.txt|json, the supervised (VOT
 """
 
 import argparse
-import dataclasses
-import functools
-import hashlib
-import io
-import itertools
 import json
-import multiprocessing
 import os
-import queue
 import sys
 
-import cv2
 import numpy as np
 
 from .errors import UserError
-from .fileio import remove_temporaries, writable_folder, write_json, write_text
-from .interface import track
-from .metrics import METRICS, eao, iou, longterm_figures, vot_accuracy_robustness
+from .fileio import remove_temporaries, writable_folder, write_json
+from .metrics import METRICS, eao, longterm_figures, vot_accuracy_robustness
 from .peers import (
     TRACKERS,
     PeerUnavailable,
@@ -34,190 +25,16 @@ from .peers import (
     setup_id,
     spec_options,
 )
+from .pool import reporting, run_jobs
 from .progress import Progress
 from .protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate, leaves_view, longterm_frames
 from .provenance import provenance
+from .records import RUNS, done_setup, load_boxes, load_record, record_stem
 from .report import format_table, status_lines, write_report
+from .runner import frame_size
 from .sequences import LAYOUTS, detect_format, load_dataset
 
 CURVES = ("success_curve", "precision_curve", "norm_precision_curve")
-VOT_SKIP = 5  # frames between a failure and the re-initialisation (VOT)
-VOT_BURNIN = 10  # frames after each (re-)initialisation left out of accuracy (VOT)
-
-
-def first_visible(sequence):
-    return int(np.flatnonzero(~sequence.absent)[0])
-
-
-def frame_size(sequence):
-    """(width, height) of the sequence's first frame."""
-    height, width = next(iter(sequence.frames())).shape[:2]
-    return width, height
-
-
-def track_sequence(tracker, sequence):
-    """One-pass run: init on the first frame with a ground-truth box, update on every later frame.
-
-    Returns boxes (N, 4; NaN before the init), scores and seconds spent in update() (N; NaN where
-    update did not run).
-    """
-    n, start = len(sequence), first_visible(sequence)
-    boxes, scores, times = np.full((n, 4), np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    frames = itertools.islice(sequence.frames(), start, None)
-    for i, step in enumerate(track(tracker, frames, sequence.boxes[start]), start):
-        boxes[i] = step.box
-        if i > start:
-            scores[i], times[i] = step.score, step.seconds
-    return boxes, scores, times
-
-
-def track_supervised(tracker, sequence, skip=VOT_SKIP):
-    """VOT-style run: when the overlap drops to 0, re-initialise on the ground truth `skip` frames later.
-
-    Returns boxes (N, 4; NaN while not tracking), the frames of each (re-)initialisation and of each failure.
-    """
-    gt, absent = sequence.boxes, sequence.absent
-    boxes = np.full((len(sequence), 4), np.nan)
-    inits, failures = [], []
-    resume = 0  # earliest frame for the next initialisation; None while tracking
-    for i, frame in enumerate(sequence.frames()):
-        if resume is not None:
-            # The tracker can only be (re-)started on a frame where the target is visible.
-            if i >= resume and not absent[i]:
-                tracker.init(frame, gt[i])
-                boxes[i], resume = gt[i], None
-                inits.append(i)
-            continue
-        boxes[i], _ = tracker.update(frame)
-        if not absent[i] and iou(boxes[i], gt[i])[0] == 0:
-            failures.append(i)
-            resume = i + skip
-    return boxes, inits, failures
-
-
-def supervised_overlaps(boxes, gt, absent, inits, failures, burnin=VOT_BURNIN):
-    """Per-frame IoU for accuracy (NaN where it does not count) and the EAO fragments of a supervised run.
-
-    A fragment is the IoUs of the visible frames after an initialisation up to its failure (excluded)
-    or the end, with whether it ended in a failure.
-    """
-    n = len(gt)
-    ious = np.full(n, np.nan)
-    fragments = []
-    for start in inits:
-        end = min([f for f in failures if f > start], default=n)
-        frames = np.arange(start + 1, end)
-        frames = frames[~absent[frames]]
-        overlaps = iou(boxes[frames], gt[frames])
-        fragments.append((overlaps.tolist(), end < n))
-        counted = frames > start + burnin
-        ious[frames[counted]] = overlaps[counted]
-    return ious, fragments
-
-
-def _nulls(values):
-    """JSON has no NaN: write null instead."""
-    return [None if np.isnan(v) else float(v) for v in values]
-
-
-def _digest(text, record):
-    """SHA-256 of a pair's box file and its record (less this digest): the results are scored from
-    both, and a changed byte in either would change the scores without a sign."""
-    record = {k: v for k, v in record.items() if k != "sha256"}
-    return hashlib.sha256((text + json.dumps(record, sort_keys=True)).encode()).hexdigest()
-
-
-def _save(stem, boxes, record):
-    """The boxes as an OTB result file, then the record: the .json comes last, as it marks the pair done."""
-    text = io.StringIO()
-    np.savetxt(text, boxes, fmt="%.2f", delimiter=",")
-    write_text(stem + ".txt", text.getvalue())
-    write_json(stem + ".json", {**record, "sha256": _digest(text.getvalue(), record)})
-
-
-def run_ope(tracker, sequence, stem, setup):
-    boxes, scores, times = track_sequence(tracker, sequence)
-    updated = ~np.isnan(times)
-    # Scored later from the result file, under the protocol asked for then.
-    _save(
-        stem,
-        boxes,
-        {
-            "sequence": sequence.name,
-            "setup": setup,
-            "times": _nulls(times),
-            "scores": _nulls(scores),
-            "fps": float(updated.sum() / times[updated].sum()) if updated.any() else None,
-        },
-    )
-
-
-def run_vot(tracker, sequence, stem, setup):
-    boxes, inits, failures = track_supervised(tracker, sequence)
-    boxes = np.round(boxes, 2)
-    ious, fragments = supervised_overlaps(boxes, sequence.boxes, sequence.absent, inits, failures)
-    _save(
-        stem,
-        boxes,
-        {
-            "sequence": sequence.name,
-            "setup": setup,
-            "inits": inits,
-            "failures": failures,
-            "ious": _nulls(ious),
-            "fragments": fragments,
-        },
-    )
-
-
-RUNS = {"ope": run_ope, "vot": run_vot}
-
-
-def record_stem(out, mode, tracker, sequence):
-    """Where a pair's <stem>.txt and <stem>.json go."""
-    folder = folder_name(tracker) if mode == "ope" else os.path.join("vot", folder_name(tracker))
-    return os.path.join(out, folder, sequence.name)
-
-
-def done_setup(out, mode, tracker, sequence):
-    """The setup_id a finished pair was made under ("" for records from before there was one, or
-    before they carried a checksum: stale), or None if the pair is not finished or its files are
-    damaged (said on stderr)."""
-    stem = record_stem(out, mode, tracker, sequence)
-    if not (os.path.isfile(stem + ".txt") and os.path.isfile(stem + ".json")):
-        return None
-    try:
-        with open(stem + ".txt") as f:
-            text = f.read()
-        record = load_record(out, mode, tracker, sequence)
-    except ValueError:  # not text, or not JSON
-        record = None
-    if not isinstance(record, dict) or ("sha256" in record and record["sha256"] != _digest(text, record)):
-        print(f"benchmark: {stem}.txt or .json is damaged: running it again", file=sys.stderr)
-        return None
-    return record.get("setup", "") if "sha256" in record else ""
-
-
-def load_record(out, mode, tracker, sequence):
-    with open(record_stem(out, mode, tracker, sequence) + ".json") as f:
-        return json.load(f)
-
-
-def load_boxes(out, mode, tracker, sequence):
-    return np.loadtxt(record_stem(out, mode, tracker, sequence) + ".txt", delimiter=",", ndmin=2)
-
-
-def reporting(sequence, tick):
-    """A copy of `sequence` whose frames() calls tick(1) for each frame read, for the progress line."""
-
-    def frames():
-        for frame in sequence.frames():
-            tick(1)
-            yield frame
-
-    copy = dataclasses.replace(sequence)
-    copy.frames = frames
-    return copy
 
 
 def run_job(job, tick):
@@ -232,66 +49,6 @@ def run_job(job, tick):
     except Exception as e:  # a tracker that breaks on one sequence must not stop the others
         return key, " ".join(f"{type(e).__name__}: {e}".split())
     return key, None
-
-
-_frames_read = None  # in a pool worker: the queue it reports the frames it reads to
-
-
-def limit_threads():
-    # N workers with N threads each would fight over the cores.
-    import torch
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    quiet_opencv()
-
-
-def start_worker(frames_read):
-    global _frames_read
-    _frames_read = frames_read
-    limit_threads()
-
-
-def drain(frames_read, tick):
-    """Pass on to tick what the workers have put in the queue so far."""
-    try:
-        while True:
-            tick(frames_read.get_nowait())
-    except queue.Empty:
-        pass
-
-
-def next_answer(answers, frames_read, tick):
-    """The pool's next answer, passing on the frames read while it comes."""
-    while True:
-        drain(frames_read, tick)
-        try:
-            return answers.next(timeout=0.2)
-        except multiprocessing.TimeoutError:
-            pass
-
-
-def _in_worker(work, job):
-    return work(job, _frames_read.put)
-
-
-def run_jobs(jobs, workers, work, tick):
-    """Yield the answers of work(job, tick) as the jobs finish, in this process or in a pool of
-    `workers`. tick(n) hears of the frames work reads as it reads them: in a pool, through a queue
-    that each worker's tick puts them in, read here while the answers are awaited."""
-    if workers == 1:
-        for job in jobs:
-            yield work(job, tick)
-        return
-    context = multiprocessing.get_context("spawn")
-    frames_read = context.Queue()
-    with context.Pool(workers, initializer=start_worker, initargs=(frames_read,)) as pool:
-        answers = pool.imap_unordered(functools.partial(_in_worker, work), jobs)
-        for _ in jobs:
-            yield next_answer(answers, frames_read, tick)
-        pool.close()
-        pool.join()  # a worker that exits cleanly has sent all it put in the queue
-    drain(frames_read, tick)
 
 
 def summarize_ope(records, runs, protocol):
@@ -398,6 +155,7 @@ def capped(workers, jobs):
 
 def run_benchmark(
     dataset,
+    *,
     fmt="auto",
     split=None,
     trackers=("siamfc",),
@@ -533,19 +291,19 @@ def main(args):
     """Run the benchmark from parsed arguments; 1 if a tracker failed on some sequence, else 0."""
     results = run_benchmark(
         args.dataset,
-        args.format,
-        args.split,
-        args.trackers,
-        args.peer_models,
-        args.out,
-        args.workers,
-        args.config,
-        args.weights,
-        args.force,
-        args.lenient,
-        args.device,
-        args.vot,
-        args.protocol,
+        fmt=args.format,
+        split=args.split,
+        trackers=args.trackers,
+        peer_models=args.peer_models,
+        out=args.out,
+        workers=args.workers,
+        config=args.config,
+        weights=args.weights,
+        force=args.force,
+        lenient=args.lenient,
+        device=args.device,
+        vot=args.vot,
+        protocol=args.protocol,
     )
     if results:
         print(format_table(results))

@@ -283,6 +283,7 @@ class SiamFCTracker(Tracker):
         if found < p["redetect_threshold"] or found <= score:
             return box, score
         disp = (np.array([x, y]) - (response.shape[0] - 1) / 2) * TOTAL_STRIDE * x_side / p["instance_size"]
-        self.correct(centre=centre + disp, size=size)
+        h, w = frame.shape[:2]
+        self.correct(centre=np.clip(centre + disp, 0, [w, h]), size=size)  # as move() keeps it in the frame
         self.lost = False
         return cxcywh_to_xywh([*self.center, *self.size]), found
