@@ -1,10 +1,20 @@
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from tracker.errors import UserError
-from tracker.peers import PeerTracker, PeerUnavailable, folder_name, make_tracker, parse_spec, spec_options
+from tracker.peers import (
+    PeerTracker,
+    PeerUnavailable,
+    folder_name,
+    make_tracker,
+    parse_spec,
+    spec_options,
+    tracking_sources,
+)
 
 MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models")
 START = np.array([40.0, 30.0, 40.0, 40.0])
@@ -135,3 +145,13 @@ def test_tracker_specs_name_our_config_and_weights():
 def test_a_spec_makes_a_folder_name_without_separators():
     assert folder_name("siamfc") == "siamfc"
     assert folder_name("siamfc:configs/a b.yaml@/w/x.pt") == "siamfc_configs_a_b.yaml@_w_x.pt"
+
+
+def test_the_tracking_sources_are_what_building_and_running_ours_imports():
+    names = {os.path.basename(p) for p in tracking_sources()}
+    # What a fresh Python has loaded of the package once it built our tracker and can run it.
+    code = "import sys, tracker.build, tracker.runner, tracker.video; print(*sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert {m.split(".")[1] + ".py" for m in loaded if m.startswith("tracker.")} <= names
+    assert {"config.py", "runner.py", "siamfc.py", "model.py"} <= names
+    assert not {"cli.py", "benchmark.py", "report.py", "train.py"} & names  # no rerun after a change there

@@ -1,5 +1,6 @@
 """OpenCV's trackers behind the interface of ours, so the benchmark can run them side by side."""
 
+import ast
 import functools
 import hashlib
 import json
@@ -36,23 +37,30 @@ def _model_file(folder, name):
     return path
 
 
-# Our tracker's boxes depend on its code too: a benchmark run after any of these changed is run again.
-TRACKING_SOURCES = tuple(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), f)
-    for f in (
-        "siamfc.py",
-        "build.py",
-        "params.py",
-        "interface.py",
-        "pixels.py",
-        "colour.py",
-        "engine.py",
-        "geometry.py",
-        "model.py",
-        "video.py",
-        "weights.py",
-    )
-)
+# Our tracker's boxes depend on its code too: a benchmark run after a change to any module that
+# building it, running it over a sequence or decoding the frames imports is run again.
+TRACKING_ROOTS = ("build.py", "runner.py", "video.py")
+
+
+@functools.cache
+def tracking_sources():
+    """The package's source files that TRACKING_ROOTS import, directly or through each other, read
+    from their import statements (those inside functions too), so that no list is kept by hand."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    seen, todo = set(), list(TRACKING_ROOTS)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        with open(os.path.join(here, name)) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [f"{node.module}.py"] if node.module else [f"{alias.name}.py" for alias in node.names]
+    return tuple(os.path.join(here, name) for name in sorted(seen))
+
+
 MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}
 
 
@@ -187,7 +195,7 @@ def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
 
         params = load_params(config)
         h.update(json.dumps([params, device, torch.__version__], sort_keys=True).encode())
-        files = [resolve(weights or params["weights"]), *TRACKING_SOURCES]
+        files = [resolve(weights or params["weights"]), *tracking_sources()]
     else:
         files = [os.path.join(_models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
     for path in files:
