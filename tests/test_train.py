@@ -20,6 +20,7 @@ from tracker.model import SiamFC
 from tracker.train import (
     PairSampler,
     balanced_loss,
+    held_out,
     labels,
     load_checkpoint,
     random_affine,
@@ -451,8 +452,8 @@ def got10k_folder(root, names=("seq_a", "seq_b"), frames=4):
     return root
 
 
-def train_on(folder, data, tmp_path):
-    """One short epoch on `data` (the config's data section); the log's line on what it trained on."""
+def train_on(data, tmp_path, overrides=()):
+    """One short epoch on `data` (the config's data section), then `overrides`: the log and history."""
     cfg = {
         "model": {"backbone": "light", "width": 0.25},
         "data": {"images": False, "cache": str(tmp_path / "cache"), "split": "", **data},
@@ -464,16 +465,21 @@ def train_on(folder, data, tmp_path):
     log = io.StringIO()
     threads = torch.get_num_threads()
     try:
-        train(str(path), log=log)
+        history = train(str(path), log=log, overrides=overrides)
     finally:
         torch.set_num_threads(threads)
     assert (tmp_path / "out" / "weights.pt").is_file()
-    return next(line for line in log.getvalue().splitlines() if line.startswith("training on"))
+    return log.getvalue(), history
+
+
+def trained_on(log):
+    return next(line for line in log.splitlines() if line.startswith("training on"))
 
 
 def test_training_reads_a_got10k_folder(tmp_path):
     root = got10k_folder(tmp_path / "got10k")
-    assert train_on(root, {"root": str(root)}, tmp_path) == "training on 8 crops (0 from still images) from 2 groups"
+    log, _ = train_on({"root": str(root)}, tmp_path)
+    assert trained_on(log) == "training on 8 crops (0 from still images) from 2 groups"
 
 
 def test_training_reads_coco_boxes_as_still_images(tmp_path):
@@ -497,7 +503,7 @@ def test_training_reads_coco_boxes_as_still_images(tmp_path):
     (coco_dir / "instances.json").write_text(json.dumps(coco))
     data = {"root": str(root), "format": "got10k", "coco": str(coco_dir / "instances.json")}
     # 4 frames of the sequence, then a set per category: cat (2 boxes), traffic_light (1).
-    assert train_on(root, data, tmp_path) == "training on 7 crops (3 from still images) from 3 groups"
+    assert trained_on(train_on(data, tmp_path)[0]) == "training on 7 crops (3 from still images) from 3 groups"
     names = sorted(p.name for p in (tmp_path / "cache").rglob("*.npz"))
     assert names == ["coco_cat.npz", "coco_traffic_light.npz", "seq_a.npz"]
 
@@ -507,7 +513,7 @@ def test_a_file_that_is_not_coco_is_a_one_line_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"file": "a.png", "boxes": []}]))
     with pytest.raises(UserError, match="is not a COCO detection file"):
-        train_on(root, {"root": str(root), "coco": str(bad)}, tmp_path)
+        train_on({"root": str(root), "coco": str(bad)}, tmp_path)
 
 
 def test_the_commands_for_new_weights_name_a_config_only_where_needed():
@@ -515,3 +521,22 @@ def test_the_commands_for_new_weights_name_a_config_only_where_needed():
     assert default[0].endswith("track VIDEO --bbox X,Y,W,H --weights w.pt") and "--trackers siamfc@w.pt," in default[1]
     light = usage_lines("w.pt", {"backbone": "light", "width": 1.0})
     assert "--config siamfc_light --weights w.pt" in light[0] and "--trackers siamfc:siamfc_light@w.pt," in light[1]
+
+
+def test_held_out_sequences_are_every_nth_and_never_still_images():
+    groups = np.array([0, 0, 1, 1, 2, 3, 3, 4])
+    still = np.array([False, False, False, False, True, False, False, False])
+    # Videos 0, 1, 3, 4; every 2nd held out: 1 and 4. The still-image set 2 always trains.
+    np.testing.assert_array_equal(held_out(groups, still, 0.5), [0, 0, 1, 1, 0, 0, 0, 1])
+    assert not held_out(groups, still, 0.0).any()
+
+
+def test_a_validation_loss_each_epoch_on_held_out_sequences(tmp_path):
+    root = got10k_folder(tmp_path / "got10k", names=("seq_a", "seq_b", "seq_c", "seq_d"))
+    overrides = ["train.epochs=2", "data.val_fraction=0.5", "data.val_pairs=12"]
+    log, history = train_on({"root": str(root)}, tmp_path, overrides)
+    assert "validating on 2 held-out sequences (8 crops)" in log and "training on 16 crops" in log
+    assert len(history["val_loss"]) == 2 and all(math.isfinite(v) for v in history["val_loss"])
+    assert json.loads((tmp_path / "out" / "history.json").read_text())["val_loss"] == history["val_loss"]
+    # Without held-out sequences, no validation.
+    assert run_train(write_config(tmp_path / "plain", tmp_path / "cache"))["val_loss"] == []

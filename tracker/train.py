@@ -43,6 +43,10 @@ DEFAULTS = {
         "image_prob": 0.3,  # share of pairs from still images
         "negative_prob": 0.4,  # share of pairs whose search crop shows another target (0.1: −0.07 dev AUC)
         "distractor_prob": 0.0,  # share of the negatives of a still-image exemplar taken from its own set
+        # Share of the sequences held out of training (every n-th), on whose pairs each epoch
+        # measures a validation loss; 0: none.
+        "val_fraction": 0.0,
+        "val_pairs": 512,  # pairs of the held-out sequences scored each epoch, the same ones every epoch
     },
     # The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev).
     "augment": {"shift": 32, "scale": 0.15, "aspect": 0.1, "flip": 0.5, "color": 0.3, "gray": 0.2, "blur": 0.3},
@@ -83,6 +87,8 @@ RULES = (
     between("data.image_prob", 0, 1),
     between("data.negative_prob", 0, 1),
     between("data.distractor_prob", 0, 1),
+    (("data.val_fraction",), lambda v: 0 <= v < 1, "0 or more and less than 1, e.g. 0.1"),
+    at_least("data.val_pairs", 1),
     at_least("augment.shift", 0),
     at_least("augment.scale", 0),
     at_least("augment.aspect", 0),
@@ -204,6 +210,61 @@ def balanced_loss(logits, target):
     return F.binary_cross_entropy_with_logits(logits, target, w, reduction="sum") / len(logits)
 
 
+def make_batch(crops, index, sampler, n, rng, g, aug, sizes, device):
+    """n augmented (exemplar, search) pairs drawn by `sampler` (its indices map to crops through
+    `index`): the exemplars, the search crops, where each target's centre lands, which are negative."""
+    z_size, x_size = sizes
+    zi, xi, neg = sampler.sample(n, rng)
+    zi, xi = torch.from_numpy(index[zi]).to(device), torch.from_numpy(index[xi]).to(device)
+    z_theta, _ = random_affine(len(zi), z_size, cropcache.EXEMPLAR, cropcache.CROP, aug, 0, g, device)
+    x_theta, centre = random_affine(len(xi), x_size, cropcache.INSTANCE, cropcache.CROP, aug, aug["shift"], g, device)
+    z = photometric(warp(crops[zi].float(), z_theta, z_size), aug, g)
+    x = photometric(warp(crops[xi].float(), x_theta, x_size), aug, g)
+    return z, x, centre, torch.from_numpy(neg).to(device)
+
+
+def pairs_loss(net, batch, r_pos, bf16):
+    """The balanced logistic loss of `net` on a make_batch batch."""
+    z, x, centre, neg = batch
+    with torch.autocast(z.device.type, torch.bfloat16, enabled=bf16):
+        logits = net(z.contiguous(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last))
+    target = labels(centre, logits.shape[-1], r_pos)
+    target[neg] = 0
+    return balanced_loss(logits.float(), target)
+
+
+def held_out(groups, still, fraction):
+    """Which crops belong to the sequences held out for validation: every n-th sequence (n =
+    round(1 / fraction)), never still images; none for fraction 0."""
+    videos = np.unique(groups[~still])
+    if fraction <= 0:
+        return np.zeros(len(groups), bool)
+    n = max(round(1 / fraction), 2)
+    return np.isin(groups, videos[n - 1 :: n])
+
+
+def validation_loss(net, crops, index, sampler, cfg, sizes, device):
+    """The mean loss, in inference mode, over the held-out pairs: drawn and augmented with a fixed
+    seed, so every epoch scores the same pairs."""
+    d, a, t = cfg["data"], cfg["augment"], cfg["train"]
+    rng = np.random.default_rng([t["seed"], 1_000_003])
+    g = torch.Generator(device=device)
+    g.manual_seed(t["seed"] * 100003 + 1_000_003)
+    net.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, d["val_pairs"], t["batch_size"]):
+            n = min(t["batch_size"], d["val_pairs"] - start)
+            total += (
+                pairs_loss(
+                    net, make_batch(crops, index, sampler, n, rng, g, a, sizes, device), t["r_pos"], False
+                ).item()
+                * n
+            )
+            count += n
+    return total / count
+
+
 def check_train_sizes(net, z_size, x_size):
     """A UserError unless the backbone can embed an exemplar of z_size px and the response to an
     x_size px search region has a centre cell, as the labels assume."""
@@ -301,14 +362,17 @@ def check_resumable(ckpt_path, saved, cfg):
         )
 
 
-def plot_loss(path, history):
+def plot_loss(path, history, val_history=()):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(range(1, len(history) + 1), history, marker="o")
+    ax.plot(range(1, len(history) + 1), history, marker="o", label="training")
+    if len(val_history):
+        ax.plot(range(1, len(val_history) + 1), val_history, marker="s", label="validation (held-out sequences)")
+        ax.legend()
     ax.set(xlabel="epoch", ylabel="balanced logistic loss", title="Training loss")
     ax.grid(alpha=0.3)
     with atomic_path(path) as tmp:
@@ -341,13 +405,15 @@ def usage_lines(weights, model):
     return lines
 
 
-def save_epoch(out, cfg, net, opt, history, rates, meta):
+def save_epoch(out, cfg, net, opt, history, rates, meta, val_history=()):
     """What an epoch leaves in `out`: the checkpoint to resume from, the loss plot and history, and
     the weights (always the newest epoch's, usable even if the run stops before the last)."""
     state = {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": len(history), "history": history}
-    save_checkpoint(os.path.join(out, "checkpoint.pt"), {**state, "rates": rates, "config": cfg})
-    plot_loss(os.path.join(out, "loss.png"), history)
-    write_json(os.path.join(out, "history.json"), {"loss": history, "pairs_per_second": rates})
+    state.update(rates=rates, val_history=list(val_history), config=cfg)
+    save_checkpoint(os.path.join(out, "checkpoint.pt"), state)
+    plot_loss(os.path.join(out, "loss.png"), history, val_history)
+    figures = {"loss": history, "pairs_per_second": rates} | ({"val_loss": list(val_history)} if val_history else {})
+    write_json(os.path.join(out, "history.json"), figures)
     weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
 
 
@@ -386,9 +452,24 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
     crops, groups, frames, still = cropcache.load(paths)
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups", file=log)
     crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)  # uint8 stays small until a batch needs it
-    sampler = PairSampler(
-        groups, frames, still, d["max_gap"], d["image_prob"], d["negative_prob"], d["distractor_prob"]
-    )
+    val = held_out(groups, still, d["val_fraction"])
+    if val.any():
+        print(f"validating on {len(np.unique(groups[val]))} held-out sequences ({val.sum()} crops)", file=log)
+    train_index, val_index = np.flatnonzero(~val), np.flatnonzero(val)
+
+    def sampler_of(index):
+        return PairSampler(
+            groups[index],
+            frames[index],
+            still[index],
+            d["max_gap"],
+            d["image_prob"],
+            d["negative_prob"],
+            d["distractor_prob"],
+        )
+
+    sampler = sampler_of(train_index)
+    val_sampler = sampler_of(val_index) if val.any() else None
 
     torch.manual_seed(t["seed"])
     net = SiamFC(**cfg["model"])
@@ -407,11 +488,12 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
         weight_decay=t["weight_decay"],
     )
     gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
-    history, rates, start_epoch = [], [], 0
+    history, rates, val_history, start_epoch = [], [], [], 0
     if state:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         history, rates, start_epoch = state["history"], state["rates"], state["epoch"]
+        val_history = state.get("val_history", [])
         print(f"resumed {ckpt_path} after epoch {start_epoch}", file=log)
 
     steps = t["pairs_per_epoch"] // t["batch_size"]
@@ -428,19 +510,8 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
         net.train()
         total, t0 = 0.0, time.time()
         for step in range(steps):
-            zi, xi, neg = sampler.sample(t["batch_size"], rng)
-            n = len(zi)
-            z_theta, _ = random_affine(n, z_size, cropcache.EXEMPLAR, cropcache.CROP, a, 0, g, device)
-            x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, a, a["shift"], g, device)
-            z = photometric(warp(crops[torch.from_numpy(zi).to(device)].float(), z_theta, z_size), a, g)
-            x = photometric(warp(crops[torch.from_numpy(xi).to(device)].float(), x_theta, x_size), a, g)
-            with torch.autocast(device.type, torch.bfloat16, enabled=t["bf16"]):
-                logits = net(
-                    z.contiguous(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-                ).float()
-            target = labels(centre, logits.shape[-1], t["r_pos"])
-            target[torch.from_numpy(neg).to(device)] = 0
-            loss = balanced_loss(logits, target)
+            batch = make_batch(crops, train_index, sampler, t["batch_size"], rng, g, a, (z_size, x_size), device)
+            loss = pairs_loss(net, batch, t["r_pos"], t["bf16"])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -448,6 +519,11 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
             progress.update(t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}")
         history.append(total / steps)
         rates.append(steps * t["batch_size"] / (time.time() - t0))
+        if val_sampler:
+            val_history.append(validation_loss(net, crops, val_index, val_sampler, cfg, (z_size, x_size), device))
+            print(
+                f"epoch {epoch + 1}: training loss {history[-1]:.4f}, validation loss {val_history[-1]:.4f}", file=log
+            )
         meta = {
             "epochs": epoch + 1,
             "pairs": (epoch + 1) * steps * t["batch_size"],
@@ -460,8 +536,8 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
             "instance_size": x_size,
             "seconds_this_run": round(time.time() - started, 1),
         }
-        save_epoch(out, cfg, net, opt, history, rates, meta)
+        save_epoch(out, cfg, net, opt, history, rates, meta, val_history)
     progress.close()
     weights = os.path.join(out, "weights.pt")
     print(f"wrote {weights}", *usage_lines(weights, cfg["model"]), sep="\n", file=log)
-    return {"loss": history, "pairs_per_second": rates}
+    return {"loss": history, "pairs_per_second": rates, "val_loss": val_history}
