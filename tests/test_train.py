@@ -537,6 +537,11 @@ def test_a_validation_loss_each_epoch_on_held_out_sequences(tmp_path):
     log, history = train_on({"root": str(root)}, tmp_path, overrides)
     assert "validating on 2 held-out sequences (8 crops)" in log and "training on 16 crops" in log
     assert len(history["val_loss"]) == 2 and all(math.isfinite(v) for v in history["val_loss"])
+    # The held-out sequences' frames are there: each epoch also tracks them for a quick AUC.
+    assert len(history["val_auc"]) == 2 and all(0 <= v <= 1 for v in history["val_auc"])
+    losses = f"training loss {history['loss'][1]:.4f}, validation loss {history['val_loss'][1]:.4f}"
+    assert f"epoch 2: {losses}, quick AUC on them" in log
     assert json.loads((tmp_path / "out" / "history.json").read_text())["val_loss"] == history["val_loss"]
     # Without held-out sequences, no validation.
-    assert run_train(write_config(tmp_path / "plain", tmp_path / "cache"))["val_loss"] == []
+    plain = run_train(write_config(tmp_path / "plain", tmp_path / "cache"))
+    assert plain["val_loss"] == [] and plain["val_auc"] == []

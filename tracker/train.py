@@ -5,7 +5,9 @@ twice through different augmentations. Augmentation runs batched in torch (one a
 crop), so the same code feeds a CPU or a GPU.
 """
 
+import copy
 import io
+import itertools
 import math
 import os
 import sys
@@ -47,6 +49,7 @@ DEFAULTS = {
         # measures a validation loss; 0: none.
         "val_fraction": 0.0,
         "val_pairs": 512,  # pairs of the held-out sequences scored each epoch, the same ones every epoch
+        "val_frames": 50,  # and the first frames of each held-out sequence tracked for a quick AUC (0: none)
     },
     # The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev).
     "augment": {"shift": 32, "scale": 0.15, "aspect": 0.1, "flip": 0.5, "color": 0.3, "gray": 0.2, "blur": 0.3},
@@ -89,6 +92,7 @@ RULES = (
     between("data.distractor_prob", 0, 1),
     (("data.val_fraction",), lambda v: 0 <= v < 1, "0 or more and less than 1, e.g. 0.1"),
     at_least("data.val_pairs", 1),
+    at_least("data.val_frames", 0),
     at_least("augment.shift", 0),
     at_least("augment.scale", 0),
     at_least("augment.aspect", 0),
@@ -265,6 +269,30 @@ def validation_loss(net, crops, index, sampler, cfg, sizes, device):
     return total / count
 
 
+def validation_auc(net, sequences, cfg, frames):
+    """Mean success AUC (OTB rules) of tracking the first `frames` frames of each of `sequences`
+    with `net` as it is: our default search for this model (torch, in this process)."""
+    from .interface import track
+    from .params import load_params
+    from .protocols import sequence_metrics
+    from .runner import first_visible
+    from .siamfc import SiamFCTracker
+
+    params = load_params(tracking_config_for(cfg["model"]))
+    params["model"] = cfg["model"]
+    sizes = {"exemplar_size": cfg["train"]["exemplar_size"], "instance_size": cfg["train"]["instance_size"]}
+    params["tracking"].update(engine="torch", side_size=0, **sizes)
+    aucs = []
+    with SiamFCTracker(copy.deepcopy(net).cpu(), params) as tracker:  # it folds the BatchNorms of its copy
+        for seq in sequences:
+            start = first_visible(seq)
+            part = slice(start, start + frames)
+            steps = track(tracker, itertools.islice(seq.frames(), part.start, part.stop), seq.boxes[start])
+            boxes = np.array([step.box for step in steps])
+            aucs.append(sequence_metrics(boxes, seq.boxes[part][: len(boxes)], seq.absent[part][: len(boxes)])["auc"])
+    return float(np.mean(aucs))
+
+
 def check_train_sizes(net, z_size, x_size):
     """A UserError unless the backbone can embed an exemplar of z_size px and the response to an
     x_size px search region has a centre cell, as the labels assume."""
@@ -362,7 +390,7 @@ def check_resumable(ckpt_path, saved, cfg):
         )
 
 
-def plot_loss(path, history, val_history=()):
+def plot_loss(path, history, val_history=(), auc_history=()):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -372,7 +400,12 @@ def plot_loss(path, history, val_history=()):
     ax.plot(range(1, len(history) + 1), history, marker="o", label="training")
     if len(val_history):
         ax.plot(range(1, len(val_history) + 1), val_history, marker="s", label="validation (held-out sequences)")
-        ax.legend()
+        ax.legend(loc="upper left")
+    if len(auc_history):
+        right = ax.twinx()
+        right.plot(range(1, len(auc_history) + 1), auc_history, marker="^", color="tab:green", label="quick AUC")
+        right.set(ylabel="AUC on the held-out sequences", ylim=(0, 1))
+        right.legend(loc="upper right")
     ax.set(xlabel="epoch", ylabel="balanced logistic loss", title="Training loss")
     ax.grid(alpha=0.3)
     with atomic_path(path) as tmp:
@@ -405,14 +438,16 @@ def usage_lines(weights, model):
     return lines
 
 
-def save_epoch(out, cfg, net, opt, history, rates, meta, val_history=()):
+def save_epoch(out, cfg, net, opt, history, rates, meta, val_history=(), auc_history=()):
     """What an epoch leaves in `out`: the checkpoint to resume from, the loss plot and history, and
     the weights (always the newest epoch's, usable even if the run stops before the last)."""
     state = {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": len(history), "history": history}
-    state.update(rates=rates, val_history=list(val_history), config=cfg)
+    state.update(rates=rates, val_history=list(val_history), auc_history=list(auc_history), config=cfg)
     save_checkpoint(os.path.join(out, "checkpoint.pt"), state)
-    plot_loss(os.path.join(out, "loss.png"), history, val_history)
-    figures = {"loss": history, "pairs_per_second": rates} | ({"val_loss": list(val_history)} if val_history else {})
+    plot_loss(os.path.join(out, "loss.png"), history, val_history, auc_history)
+    figures = {"loss": history, "pairs_per_second": rates}
+    figures |= {"val_loss": list(val_history)} if val_history else {}
+    figures |= {"val_auc": list(auc_history)} if auc_history else {}
     write_json(os.path.join(out, "history.json"), figures)
     weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
 
@@ -470,6 +505,12 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
 
     sampler = sampler_of(train_index)
     val_sampler = sampler_of(val_index) if val.any() else None
+    val_sequences = []
+    if val.any() and d["val_frames"] and os.path.isdir(d["root"]):
+        from .sequences import load_dataset
+
+        names = {os.path.splitext(os.path.basename(paths[g]))[0] for g in np.unique(groups[val])}
+        val_sequences = [seq for seq in load_dataset(d["root"], d["format"], d["split"] or None) if seq.name in names]
 
     torch.manual_seed(t["seed"])
     net = SiamFC(**cfg["model"])
@@ -488,12 +529,12 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
         weight_decay=t["weight_decay"],
     )
     gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
-    history, rates, val_history, start_epoch = [], [], [], 0
+    history, rates, val_history, auc_history, start_epoch = [], [], [], [], 0
     if state:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         history, rates, start_epoch = state["history"], state["rates"], state["epoch"]
-        val_history = state.get("val_history", [])
+        val_history, auc_history = state.get("val_history", []), state.get("auc_history", [])
         print(f"resumed {ckpt_path} after epoch {start_epoch}", file=log)
 
     steps = t["pairs_per_epoch"] // t["batch_size"]
@@ -521,9 +562,13 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
         rates.append(steps * t["batch_size"] / (time.time() - t0))
         if val_sampler:
             val_history.append(validation_loss(net, crops, val_index, val_sampler, cfg, (z_size, x_size), device))
-            print(
-                f"epoch {epoch + 1}: training loss {history[-1]:.4f}, validation loss {val_history[-1]:.4f}", file=log
-            )
+            auc = ""
+            if val_sequences:
+                auc_history.append(validation_auc(net, val_sequences, cfg, d["val_frames"]))
+                auc = f", quick AUC on them {auc_history[-1]:.3f}"
+            # On a line of its own, below the progress line.
+            losses = f"training loss {history[-1]:.4f}, validation loss {val_history[-1]:.4f}"
+            print(f"\nepoch {epoch + 1}: {losses}{auc}", file=log)
         meta = {
             "epochs": epoch + 1,
             "pairs": (epoch + 1) * steps * t["batch_size"],
@@ -536,8 +581,8 @@ def train(config=None, resume=False, device="cpu", log=None, overrides=()):
             "instance_size": x_size,
             "seconds_this_run": round(time.time() - started, 1),
         }
-        save_epoch(out, cfg, net, opt, history, rates, meta, val_history)
+        save_epoch(out, cfg, net, opt, history, rates, meta, val_history, auc_history)
     progress.close()
     weights = os.path.join(out, "weights.pt")
     print(f"wrote {weights}", *usage_lines(weights, cfg["model"]), sep="\n", file=log)
-    return {"loss": history, "pairs_per_second": rates, "val_loss": val_history}
+    return {"loss": history, "pairs_per_second": rates, "val_loss": val_history, "val_auc": auc_history}
