@@ -21,8 +21,8 @@ from tracker.errors import UserError, run_script
 from tracker.fileio import write_text
 from tracker.metrics import iou, lost_precision_recall
 from tracker.params import load_params
-from tracker.peers import folder_name
 from tracker.sequences import load_dataset
+from tracker.specs import folder_name
 
 
 def frames_of(folder, seq):

@@ -35,12 +35,13 @@ from tracker.errors import UserError, run_script
 from tracker.fileio import write_text
 from tracker.interface import track
 from tracker.model import search_branch, xcorr_one
-from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, make_tracker, quiet_opencv
+from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, quiet_opencv
 from tracker.progress import Progress
 from tracker.provenance import cpu_model
 from tracker.runner import first_visible
 from tracker.sequences import load_dataset
 from tracker.siamfc import SiamFCTracker
+from tracker.specs import make_tracker
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tracker import benchmark, peers, pool, records, runner
+from tracker import benchmark, pool, records, runner
+from tracker import specs as tracker_specs
 from tracker import weights as tracker_weights
 from tracker.errors import UserError
 from tracker.interface import Tracker
@@ -211,12 +212,12 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
     assert len(counted_runs) == 2
 
     # So do other tracking code: an edited geometry.py, here a copy of it with one more line.
-    sources = list(peers.tracking_sources())
+    sources = list(tracker_specs.tracking_sources())
     i = [os.path.basename(p) for p in sources].index("geometry.py")
     edited = tmp_path / "geometry.py"
     edited.write_text(open(sources[i]).read() + "# edited\n")
     sources[i] = str(edited)
-    monkeypatch.setattr(peers, "tracking_sources", lambda: tuple(sources))
+    monkeypatch.setattr(tracker_specs, "tracking_sources", lambda: tuple(sources))
     counted_runs.clear()
     benchmark.run_benchmark(dataset, trackers=("siamfc", "mosse"), out=out, config=str(config), weights=str(weights))
     assert len(counted_runs) == 2 and all(name == "siamfc" for name, _ in counted_runs)
@@ -435,7 +436,7 @@ def test_several_configurations_of_ours_in_one_run(dataset, tmp_path, counted_ru
     out = tmp_path / "out"
     results = benchmark.run_benchmark(dataset, trackers=specs, out=out)
     assert set(results) == set(specs) and len(counted_runs) == 6
-    folders = ["siamfc", "siamfc_siamfc_light", peers.folder_name(specs[2])]
+    folders = ["siamfc", "siamfc_siamfc_light", tracker_specs.folder_name(specs[2])]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(folders)
     made = read(out / "results.json")["provenance"]["trackers"]
     assert made["siamfc:siamfc_light"]["config"].endswith("siamfc_light.yaml")

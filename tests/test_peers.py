@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from tracker.errors import UserError
-from tracker.peers import (
-    PeerTracker,
-    PeerUnavailable,
-    folder_name,
-    make_tracker,
-    parse_spec,
-    spec_options,
-    tracking_sources,
-)
+from tracker.peers import PeerTracker, PeerUnavailable
+from tracker.specs import folder_name, make_tracker, parse_spec, spec_options, tracking_sources
 
 MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models")
 START = np.array([40.0, 30.0, 40.0, 40.0])

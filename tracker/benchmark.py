@@ -15,16 +15,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import remove_temporaries, writable_folder, write_json
 from .metrics import METRICS, eao, longterm_figures, vot_accuracy_robustness
-from .peers import (
-    TRACKERS,
-    PeerUnavailable,
-    folder_name,
-    make_tracker,
-    parse_spec,
-    quiet_opencv,
-    setup_id,
-    spec_options,
-)
+from .peers import PeerUnavailable, quiet_opencv
 from .pool import reporting, run_jobs
 from .progress import Progress
 from .protocols import LAYOUT_PROTOCOL, PROTOCOLS, evaluate, leaves_view, longterm_frames
@@ -33,6 +24,7 @@ from .records import RUNS, done_setup, load_boxes, load_record, record_stem
 from .report import format_table, status_lines, write_report
 from .runner import frame_size
 from .sequences import LAYOUTS, detect_format, load_dataset
+from .specs import TRACKERS, folder_name, make_tracker, parse_spec, setup_id, spec_options
 
 CURVES = ("success_curve", "precision_curve", "norm_precision_curve")
 
@@ -115,7 +107,7 @@ def buildable(specs, options):
 
 
 def check_folders(specs):
-    """Two specs must not share a result folder (see peers.folder_name)."""
+    """Two specs must not share a result folder (see specs.folder_name)."""
     folders = {}
     for spec in specs:
         other = folders.setdefault(folder_name(spec), spec)

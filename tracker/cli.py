@@ -138,8 +138,9 @@ def stop_flag():
 def track(args):
     """Track each source (several when given several, or a folder of videos) with one tracker."""
     from .fileio import remove_stale_temporaries
-    from .peers import make_tracker, quiet_opencv
+    from .peers import quiet_opencv
     from .provenance import tracker_files
+    from .specs import make_tracker
     from .video import expand_sources
 
     sources = expand_sources(args.source)
@@ -289,7 +290,7 @@ def parser():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--version", action="version", version=f"siamtrack {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    from .peers import TRACKERS
+    from .specs import TRACKERS
 
     t = sub.add_parser("track", help="track one object through videos, a stream, a folder of frames or a camera")
     t.add_argument(

@@ -10,7 +10,7 @@ from importlib import metadata
 import numpy as np
 
 from . import __version__
-from .peers import MODEL_FILES, _models_folder
+from .peers import MODEL_FILES, models_folder
 
 
 def cpu_model():
@@ -66,7 +66,7 @@ def tracker_files(name, config=None, weights=None, peer_models=None):
             "weights": os.path.abspath(weights_path),
             "weights_sha256": file_sha256(weights_path),
         }
-    paths = [os.path.join(_models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
+    paths = [os.path.join(models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
     return {"models": {os.path.abspath(p): file_sha256(p) for p in paths}} if paths else {}
 
 

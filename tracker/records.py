@@ -10,8 +10,8 @@ import sys
 import numpy as np
 
 from .fileio import write_json, write_text
-from .peers import folder_name
 from .runner import supervised_overlaps, track_sequence, track_supervised
+from .specs import folder_name
 
 
 def _nulls(values):
