@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -146,22 +147,22 @@ def capped(workers, jobs):
 
 
 def run_benchmark(
-    dataset,
+    dataset: str | os.PathLike,
     *,
-    fmt="auto",
-    split=None,
-    trackers=("siamfc",),
-    peer_models=None,
-    out="benchmark_out",
-    workers=1,
-    config=None,
-    weights=None,
-    force=False,
-    lenient=False,
-    device="cpu",
-    vot=False,
-    protocol=None,
-):
+    fmt: str = "auto",
+    split: str | os.PathLike | None = None,
+    trackers: Sequence[str] = ("siamfc",),
+    peer_models: str | os.PathLike | None = None,
+    out: str | os.PathLike = "benchmark_out",
+    workers: int = 1,
+    config: str | None = None,
+    weights: str | None = None,
+    force: bool = False,
+    lenient: bool = False,
+    device: str = "cpu",
+    vot: bool = False,
+    protocol: str | None = None,
+) -> dict[str, dict]:
     """Benchmark `trackers` on the dataset: records and summaries go under `out`; returns results.json's
     per-tracker figures. `protocol`: one of PROTOCOLS, by default the dataset layout's."""
     if workers < 1:

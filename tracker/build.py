@@ -22,7 +22,13 @@ def check_input_sizes(meta, tracking, path):
         )
 
 
-def build_tracker(config=None, weights=None, device="cpu", tracking=None, cls=SiamFCTracker) -> SiamFCTracker:
+def build_tracker(
+    config: str | None = None,
+    weights: str | None = None,
+    device: str = "cpu",
+    tracking: dict | None = None,
+    cls: type[SiamFCTracker] = SiamFCTracker,
+) -> SiamFCTracker:
     """The tracker a config (a file or a shipped config's name; None: the default) describes, with
     its weights or `weights`, and the `tracking` keys given (a dict) overriding its own. `cls`: a
     subclass of SiamFCTracker to build instead."""

@@ -321,7 +321,9 @@ def _match_lengths(sequence, lenient):
     return sequence
 
 
-def load_dataset(root, fmt="auto", split=None, lenient=False):
+def load_dataset(
+    root: str | os.PathLike, fmt: str = "auto", split: str | os.PathLike | None = None, lenient: bool = False
+) -> list[Sequence]:
     """Every sequence of the dataset at `root`, or those named in the `split` file, in that file's order."""
     root = os.fspath(root)
     if not os.path.exists(root):

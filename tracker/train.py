@@ -12,6 +12,8 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -452,7 +454,13 @@ def save_epoch(out, cfg, net, opt, history, rates, meta, val_history=(), auc_his
     weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
 
 
-def train(config=None, resume=False, device="cpu", log=None, overrides=()):
+def train(
+    config: str | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    log: TextIO | None = None,
+    overrides: Sequence[str] = (),
+) -> dict[str, list[float]]:
     """Train as the config (a file or a shipped config's name; None: configs/train.yaml) says, with
     `overrides` ("train.epochs=2", ...) on top; returns the loss and pairs/s of each epoch. Progress
     and messages go to `log` (default: sys.stderr as it is at the call)."""

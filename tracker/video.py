@@ -73,7 +73,7 @@ def expand_sources(sources):
     return expanded
 
 
-def open_source(source):
+def open_source(source: str | int | os.PathLike):
     """A video file, a stream URL, a folder of images (natural name order) or a camera index ("0" or 0)."""
     if isinstance(source, int):
         return _open_camera(source)
