@@ -11,7 +11,6 @@ README between its `<!-- NAME:start -->` and `<!-- NAME:end -->` lines.
 """
 
 import argparse
-import json
 import os
 
 import numpy as np
@@ -19,26 +18,20 @@ import numpy as np
 from tracker import markdown
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_text
-from tracker.metrics import iou, lost_precision_recall
+from tracker.metrics import lost_precision_recall
 from tracker.params import load_params
+from tracker.protocols import longterm_frames
+from tracker.records import done_setup, load_boxes, load_record
 from tracker.sequences import load_dataset
-from tracker.specs import folder_name
 
 
-def frames_of(folder, seq):
-    """One run's boxes and scores of `seq`, the first frame (given, not tracked) left out, with the
-    ground truth's overlaps and visibility."""
-    path = os.path.join(folder, seq.name)
-    if not os.path.exists(path + ".txt"):
-        raise UserError(f"no boxes for {seq.name} in {folder}; run the benchmark there first")
-    boxes = np.loadtxt(path + ".txt", delimiter=",", ndmin=2)
-    with open(path + ".json") as f:
-        scores = np.array(json.load(f)["scores"][1:], float)
-    truth = seq.boxes[1 : len(boxes)]
-    visible = ~np.isnan(truth).any(axis=1) & ~seq.absent[1 : len(boxes)]
-    overlaps = np.zeros(len(truth))
-    overlaps[visible] = iou(boxes[1:][visible], truth[visible])
-    return scores, overlaps, visible
+def frames_of(out, tracker, seq):
+    """The frames of a benchmark run of `seq` after the init: their overlaps with the ground truth,
+    the tracker's scores, and whether the target is visible."""
+    if done_setup(out, "ope", tracker, seq) is None:
+        raise UserError(f"no finished run of {tracker} on {seq.name} in {out}; run the benchmark there first")
+    scores = np.asarray(load_record(out, "ope", tracker, seq)["scores"], float)  # null: NaN
+    return longterm_frames(load_boxes(out, "ope", tracker, seq), seq.boxes, seq.absent, scores)
 
 
 def main(argv=None):
@@ -57,8 +50,8 @@ def main(argv=None):
         if not sep:
             raise UserError(f"--run {run!r} must be SPLIT=FOLDER, e.g. dev=benchmark_out/dev")
         sequences = load_dataset(args.dataset, "auto", os.path.join(args.dataset, split + ".txt"))
-        frames = [frames_of(os.path.join(folder, folder_name(args.tracker)), seq) for seq in sequences]
-        scores, overlaps, visible = (np.concatenate(parts) for parts in zip(*frames))
+        frames = [frames_of(folder, args.tracker, seq) for seq in sequences]
+        overlaps, scores, visible = (np.concatenate(parts) for parts in zip(*frames))
         figures = lost_precision_recall(scores < threshold, overlaps, visible)
         off = int(np.sum(~visible | (overlaps <= 0)))
         rows.append([split, str(len(scores)), str(off), f"{figures['precision']:.3f}", f"{figures['recall']:.3f}"])

@@ -438,18 +438,23 @@ def test_csrt_tracks_the_square(clip, tmp_path):
     assert len(decode(tmp_path / "b.mp4")) == FRAMES
 
 
+def interrupt_drawing_at(monkeypatch, frame_index):
+    """SIGINT, as if the user pressed Ctrl-C, when the annotated video draws frame `frame_index`."""
+    real_draw = annotate.draw
+
+    def draw(frame, box, score, index, *args):
+        if index == frame_index:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_draw(frame, box, score, index, *args)
+
+    monkeypatch.setattr(annotate, "draw", draw)
+
+
 def test_ctrl_c_stops_every_video_not_just_the_one_tracked(tmp_path, monkeypatch, capsys):
     frames, box = moving_square(4)
     for name in ("a.mp4", "b.mp4"):
         write_clip(tmp_path / "videos" / name, frames)
-    real_draw = annotate.draw
-
-    def draw(frame, box, score, index, *args):
-        if index == 1:
-            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C just now
-        return real_draw(frame, box, score, index, *args)
-
-    monkeypatch.setattr(annotate, "draw", draw)
+    interrupt_drawing_at(monkeypatch, 1)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["track", "videos", "--bbox", bbox_arg(box)]) == 2
     assert "error: interrupted at frame 2;" in capsys.readouterr().err

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from test_cli import RUN_TRACKER, decode, moving_square, square_frame, track_args, write_clip
-from tracker import annotate, cli
+from test_cli import RUN_TRACKER, decode, interrupt_drawing_at, moving_square, square_frame, track_args, write_clip
+from tracker import cli
 from tracker.build import build_tracker
 from tracker.errors import UserError
 from tracker.fileio import atomic_path
@@ -96,14 +96,7 @@ def test_full_disk_is_one_error_line_and_leaves_no_temporary_file(tmp_path, monk
 def test_ctrl_c_between_drawing_and_writing_keeps_video_and_boxes_in_step(tmp_path, monkeypatch, capfd):
     frames, box = moving_square(8)
     clip = write_clip(tmp_path / "clip.mp4", frames)
-    real_draw = annotate.draw
-
-    def draw(frame, box, score, index, *args):
-        if index == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C just now
-        return real_draw(frame, box, score, index, *args)
-
-    monkeypatch.setattr(annotate, "draw", draw)
+    interrupt_drawing_at(monkeypatch, 3)
     assert cli.main(track_args(clip, box, tmp_path)) == 2
     assert "error: interrupted at frame 4;" in capfd.readouterr().err
     # Frame 3 is finished, and nothing after it is started.

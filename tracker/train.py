@@ -81,6 +81,7 @@ DEFAULTS = {
     "out": "runs/siamfc_light",
 }
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
+QUICK_AUC_SEQUENCES = 8  # held-out sequences tracked for the quick AUC, at most
 # What the values may be, beyond their types (see config.check_rules); train.exemplar_size and
 # instance_size depend on the backbone (check_train_sizes).
 RULES = (
@@ -242,11 +243,10 @@ def pairs_loss(net, batch, r_pos, bf16):
 def held_out(groups, still, fraction):
     """Which crops belong to the sequences held out for validation: every n-th sequence (n =
     round(1 / fraction)), never still images; none for fraction 0."""
-    videos = np.unique(groups[~still])
     if fraction <= 0:
         return np.zeros(len(groups), bool)
     n = max(round(1 / fraction), 2)
-    return np.isin(groups, videos[n - 1 :: n])
+    return np.isin(groups, np.unique(groups[~still])[n - 1 :: n])
 
 
 def validation_loss(net, crops, index, sampler, cfg, sizes, device):
@@ -271,19 +271,26 @@ def validation_loss(net, crops, index, sampler, cfg, sizes, device):
     return total / count
 
 
-def validation_auc(net, sequences, cfg, frames):
-    """Mean success AUC (OTB rules) of tracking the first `frames` frames of each of `sequences`
-    with `net` as it is: our default search for this model (torch, in this process)."""
-    from .interface import track
+def validation_tracking(cfg):
+    """The tracking parameters of the quick AUC: our default search for this model, at the
+    training's input sizes, on torch in the training process."""
     from .params import load_params
-    from .protocols import sequence_metrics
-    from .runner import first_visible
-    from .siamfc import SiamFCTracker
 
     params = load_params(tracking_config_for(cfg["model"]))
     params["model"] = cfg["model"]
     sizes = {"exemplar_size": cfg["train"]["exemplar_size"], "instance_size": cfg["train"]["instance_size"]}
     params["tracking"].update(engine="torch", side_size=0, **sizes)
+    return params
+
+
+def validation_auc(net, sequences, params, frames):
+    """Mean success AUC (OTB rules) of tracking the first `frames` frames of each of `sequences`
+    with `net` as it is and `params` (validation_tracking's)."""
+    from .interface import track
+    from .protocols import sequence_metrics
+    from .runner import first_visible
+    from .siamfc import SiamFCTracker
+
     aucs = []
     with SiamFCTracker(copy.deepcopy(net).cpu(), params) as tracker:  # it folds the BatchNorms of its copy
         for seq in sequences:
@@ -519,6 +526,10 @@ def train(
 
         names = {os.path.splitext(os.path.basename(paths[g]))[0] for g in np.unique(groups[val])}
         val_sequences = [seq for seq in load_dataset(d["root"], d["format"], d["split"] or None) if seq.name in names]
+        # Tracked anew every epoch (decoding included): a few are enough to see the trend, and a
+        # large dataset's tenth would take longer than the epoch.
+        val_sequences = val_sequences[:QUICK_AUC_SEQUENCES]
+        val_tracking = validation_tracking(cfg)
 
     torch.manual_seed(t["seed"])
     net = SiamFC(**cfg["model"])
@@ -572,7 +583,7 @@ def train(
             val_history.append(validation_loss(net, crops, val_index, val_sampler, cfg, (z_size, x_size), device))
             auc = ""
             if val_sequences:
-                auc_history.append(validation_auc(net, val_sequences, cfg, d["val_frames"]))
+                auc_history.append(validation_auc(net, val_sequences, val_tracking, d["val_frames"]))
                 auc = f", quick AUC on them {auc_history[-1]:.3f}"
             # On a line of its own, below the progress line.
             losses = f"training loss {history[-1]:.4f}, validation loss {val_history[-1]:.4f}"
