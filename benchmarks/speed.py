@@ -11,7 +11,6 @@ The markdown table goes to stdout and to --out.
 
 import argparse
 import collections
-import functools
 import json
 import math
 import os
@@ -27,14 +26,15 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from tracker import markdown
+from tracker import weights as weights_io
 from tracker.benchmark import startable
-from tracker.build import build_tracker, claim_threads
+from tracker.build import build_tracker
 from tracker.config import CONFIG_DIR
-from tracker.engine import OnnxSearch, TorchSearch, crops_as_input, onnx_session
+from tracker.engine import OnnxEngine, onnx_session, search_graphs
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_text
 from tracker.interface import track
-from tracker.model import search_branch, xcorr_one
+from tracker.params import load_params
 from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, quiet_opencv
 from tracker.progress import Progress
 from tracker.provenance import cpu_model
@@ -42,6 +42,7 @@ from tracker.runner import first_visible
 from tracker.sequences import load_dataset
 from tracker.siamfc import SiamFCTracker
 from tracker.specs import make_tracker
+from tracker.torch_engine import TorchEngine, tracking_modules
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
@@ -65,8 +66,13 @@ class Entry:
         return self.limit is None or i < self.limit
 
     def start(self):
-        if isinstance(self.tracker, SiamFCTracker):  # torch's thread count is process-wide
-            claim_threads(self.tracker)
+        claim_threads(self.tracker)
+
+
+def claim_threads(tracker):
+    """torch's thread count is process-wide: set it to the tracker's where torch runs its network."""
+    if isinstance(getattr(tracker, "engine", None), TorchEngine):
+        tracker.engine.claim_threads()
 
 
 class StepTimed(SiamFCTracker):
@@ -131,12 +137,17 @@ def network_inputs(tracker, frame, box):
 
 
 def network_gflop(tracker, crops):
-    """GFLOP of the network and the correlation on `crops`, multiply and add counted apart, as torch
-    counts them (the correlation's final shift-and-add, a strided sum, is left out: 0.06 MFLOP)."""
-    search = TorchSearch(search_branch(tracker.net.backbone), tracker.device)
-    with FlopCounterMode(display=False) as counter:
-        for batch in crops:
-            xcorr_one(tracker.kernel, search(batch))
+    """GFLOP of the network and the correlation on `crops` (the search graphs' work), multiply and add
+    counted apart, as torch counts them."""
+    params = load_params()
+    net, _ = weights_io.load(params["weights"], params["model"])
+    exemplar, search, _ = tracking_modules(net, tracker.p)
+    z = tracker.p["exemplar_size"]
+    with torch.no_grad():
+        kernel = exemplar(torch.zeros(1, z, z, 3, dtype=torch.uint8))
+        with FlopCounterMode(display=False) as counter:
+            for batch in crops:
+                search(torch.from_numpy(batch), *kernel)
     return counter.get_total_flops() / 1e9
 
 
@@ -147,51 +158,41 @@ def conv_kind(weight_shape, groups):
 
 
 def layer_times(tracker, crops, repeats=30):
-    """Per kind of layer of the search branch: (ms per frame, GFLOP per frame) on `crops`, as ONNX
-    Runtime's profiler times each node over `repeats` runs (averaged), or, on the torch engine, each
-    layer timed alone on its input, best of `repeats`: where the network's time goes."""
+    """Per kind of node of the search graphs: (ms per frame, GFLOP per frame) on `crops`, as ONNX
+    Runtime's profiler times each node over `repeats` runs (averaged): where the network's time
+    goes. Empty for a tracker on the torch engine."""
     kinds = collections.defaultdict(lambda: [0.0, 0.0])
-    if isinstance(tracker.search, OnnxSearch):
-        events = []
-        with tempfile.TemporaryDirectory() as folder:
-            for batch in crops:
-                session = onnx_session(
-                    tracker.search.graphs[batch.shape],
-                    tracker.p["threads"],
-                    enable_profiling=True,
-                    profile_file_prefix=os.path.join(folder, "profile"),
-                )
-                for _ in range(repeats):
-                    session.run(None, {"crops": batch})
-                with open(session.end_profiling()) as f:
-                    events += json.load(f)
-        for event in events:
-            if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
-                continue
-            op, shapes = event["args"]["op_name"], event["args"]["input_type_shape"]
-            kind = "other nodes (cast, shapes, layout)"
-            if op in ("Conv", "FusedConv"):
-                x, w, y = (next(iter(d.values())) for d in shapes[:2] + event["args"]["output_type_shape"])
-                groups = x[1] // w[1]
-                kind = conv_kind(w, groups)
-                kinds[kind][1] += 2 * math.prod(y) * math.prod(w[1:]) / 1e9 / repeats
-            kinds[kind][0] += event["dur"] / 1000 / repeats
-        return {k: tuple(v) for k, v in kinds.items() if v[0] > 0.005}
-    with torch.inference_mode():
+    if not isinstance(tracker.engine, OnnxEngine):
+        return {}
+    names = {shape: name for name, shape in search_graphs(tracker.p).items()}
+    events = []
+    with tempfile.TemporaryDirectory() as folder:
         for batch in crops:
-            h = crops_as_input(batch, tracker.device)
-            for layer in search_branch(tracker.net.backbone):
-                with FlopCounterMode(display=False) as counter:
-                    layer(h)
-                best = min(_seconds(functools.partial(layer, h)) for _ in range(repeats))
-                kind = (
-                    conv_kind(layer.weight.shape, layer.groups)
-                    if isinstance(layer, torch.nn.Conv2d)
-                    else type(layer).__name__
-                )
-                kinds[kind][0] += 1000 * best
-                kinds[kind][1] += counter.get_total_flops() / 1e9
-                h = layer(h)
+            session = onnx_session(
+                tracker.engine.graphs[names[batch.shape]],
+                tracker.p["threads"],
+                enable_profiling=True,
+                profile_file_prefix=os.path.join(folder, "profile"),
+            )
+            for _ in range(repeats):
+                session.run(None, {"crops": batch, **tracker.engine.kernel})
+            with open(session.end_profiling()) as f:
+                events += json.load(f)
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+            continue
+        op, shapes = event["args"]["op_name"], event["args"]["input_type_shape"]
+        kind = "other nodes (cast, shapes, layout)"
+        if op in ("Conv", "FusedConv"):
+            x, w, y = (next(iter(d.values())) for d in shapes[:2] + event["args"]["output_type_shape"])
+            groups = x[1] // w[1]
+            kind = conv_kind(w, groups)
+            kinds[kind][1] += 2 * math.prod(y) * math.prod(w[1:]) / 1e9 / repeats
+        elif op == "MatMul":
+            kind = "correlation's matrix product"
+            a, b = (next(iter(d.values())) for d in shapes[:2])
+            kinds[kind][1] += 2 * math.prod(a) * b[-1] / 1e9 / repeats
+        kinds[kind][0] += event["dur"] / 1000 / repeats
     return {k: tuple(v) for k, v in kinds.items() if v[0] > 0.005}
 
 
@@ -257,7 +258,6 @@ def measure(args):
                 )
         # After the timed runs, so that the breakdown cannot slow them.
         for entry, timed in ours.items():
-            claim_threads(timed)
             for _ in track(timed, frames, seq.boxes[start]):
                 pass
             for step, seconds in timed.times.items():
@@ -377,8 +377,8 @@ def report(args, entries, skipped, sizes, steps, machine, layers):
                 "## Our tracker, step by step",
                 steps_table(steps, machine),
                 "## Where the network's time goes",
-                "The search branch's nodes as ONNX Runtime's profiler times them (torch engine: each layer "
-                "timed alone, best of 30), on the crops of one update() on the last sequence.",
+                "The search graphs' nodes as ONNX Runtime's profiler times them, on the crops of one update() "
+                "on the last sequence (the correlation's shift-and-add is the dense 5x5 conv).",
                 layers_table(layers, next(iter(machine.values()))[2]),
             ]
         )

@@ -22,6 +22,8 @@ import yaml
 
 from tracker import weights as weights_io
 from tracker.benchmark import startable
+from tracker.build import tracker_from_net
+from tracker.config import resolve_weights
 from tracker.errors import UserError, run_script
 from tracker.fileio import write_json, write_text
 from tracker.metrics import aggregate
@@ -32,7 +34,6 @@ from tracker.protocols import sequence_metrics
 from tracker.provenance import file_sha256
 from tracker.runner import first_visible, track_sequence
 from tracker.sequences import Sequence, load_dataset
-from tracker.siamfc import SiamFCTracker
 
 # The values tried for each parameter besides the current one: coarse, as a trial takes a minute or
 # more on a CPU. Instance sizes keep (instance - exemplar) a multiple of the network's stride 8, so the
@@ -109,7 +110,7 @@ def tracker_for(params):
         for tracker in _tracker.values():
             tracker.close()
         _tracker.clear()
-        _tracker[key(params["tracking"])] = SiamFCTracker(_net, params)
+        _tracker[key(params["tracking"])] = tracker_from_net(_net, params)
     return _tracker[key(params["tracking"])]
 
 
@@ -242,7 +243,7 @@ def main(argv=None):
             "sequences": [s.name for s in sequences],
             "frames": args.frames,
             "model": params["model"],
-            "weights": file_sha256(weights_io.resolve(params["weights"])),
+            "weights": file_sha256(resolve_weights(params["weights"])),
         },
     )
     _net, _ = weights_io.load(params["weights"], params["model"])

@@ -10,6 +10,7 @@ import torch
 from tracker import benchmark, pool, records, runner
 from tracker import specs as tracker_specs
 from tracker import weights as tracker_weights
+from tracker.config import resolve_weights
 from tracker.errors import UserError
 from tracker.interface import Tracker
 from tracker.sequences import Sequence, load_dataset
@@ -204,7 +205,7 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
 
     # The same config and another weights file (same model, other bytes) makes other results too.
     weights = tmp_path / "other.pt"
-    blob = torch.load(tracker_weights.resolve("siamfc_mobilenet.pt"), weights_only=True)
+    blob = torch.load(resolve_weights("siamfc_mobilenet.pt"), weights_only=True)
     blob["state_dict"]["out_bias"] += 0.5
     blob["sha256"] = tracker_weights.checksum(blob)  # changed on purpose: not corrupt
     torch.save(blob, weights)
@@ -449,7 +450,7 @@ def test_several_configurations_of_ours_in_one_run(dataset, tmp_path, counted_ru
     counted_runs.clear()
     benchmark.run_benchmark(dataset, trackers=specs, out=out)
     assert counted_runs == []
-    light = tracker_weights.resolve("siamfc_light.pt")
+    light = resolve_weights("siamfc_light.pt")
     benchmark.run_benchmark(dataset, trackers=(f"siamfc:siamfc_light@{light}", "siamfc"), out=out)
     assert len(counted_runs) == 2 and all(name.endswith("siamfc_light.pt") for name, _ in counted_runs)
 

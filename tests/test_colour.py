@@ -2,14 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker import weights as weights_io
 from tracker.build import build_tracker
 from tracker.colour import ColourModel, histograms
 from tracker.errors import UserError
 from tracker.interface import track
 from tracker.metrics import iou
-from tracker.params import load_params
-from tracker.siamfc import SiamFCTracker
 
 RED, GREEN, BLUE, GREY = (0, 0, 200), (0, 200, 0), (200, 0, 0), (128, 128, 128)
 
@@ -79,10 +76,7 @@ def test_update_blends_at_the_rate():
 
 
 def colour_tracker(weight, bins=32):
-    params = load_params()
-    params["tracking"].update(colour_weight=weight, colour_bins=bins)
-    net, _ = weights_io.load(params["weights"], params["model"])
-    return SiamFCTracker(net, params)
+    return build_tracker(tracking={"colour_weight": weight, "colour_bins": bins})
 
 
 def test_colour_picks_the_target_between_two_equal_peaks():

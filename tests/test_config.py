@@ -7,12 +7,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import params, siamfc, train, weights
-from tracker.build import build_tracker
+from tracker import params, train, weights
+from tracker.architecture import CONFIG_CHOICES
+from tracker.build import build_tracker, tracker_from_net
 from tracker.config import CONFIG_DIR, load_config, parse_overrides, read_yaml
 from tracker.errors import UserError
 from tracker.interface import track
-from tracker.model import CONFIG_CHOICES
 
 DEFAULTS = params.DEFAULTS
 
@@ -156,7 +156,7 @@ def test_values_set_in_code_are_checked_too():
     params["tracking"]["response_up"] = 0
     net, _ = weights.load(params["weights"], params["model"])
     with pytest.raises(UserError, match="tracking.response_up"):
-        siamfc.SiamFCTracker(net, params)
+        tracker_from_net(net, params)
 
 
 def rarely(bad, good):

@@ -4,17 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.model import (
-    TOTAL_STRIDE,
-    SiamFC,
-    fold_last_conv,
-    fuse_batchnorm,
-    plain_layers,
-    run_layers,
-    search_branch,
-    xcorr,
-    xcorr_one,
-)
+from tracker.architecture import TOTAL_STRIDE
+from tracker.model import SiamFC, fuse_batchnorm, xcorr
 
 
 def sliding_dot(z, x):
@@ -36,16 +27,6 @@ def test_xcorr_one_exemplar_against_three_scales():
     assert out.shape == (3, 1, 5, 5)
     for b in range(3):
         torch.testing.assert_close(out[b, 0], sliding_dot(z[0], x[b]), atol=1e-5, rtol=1e-5)
-
-
-def test_xcorr_one_matches_the_definition_and_xcorr():
-    g = torch.Generator().manual_seed(2)
-    z = torch.randn(1, 4, 3, 2, generator=g)
-    x = torch.randn(3, 4, 7, 6, generator=g)
-    out = xcorr_one(z, x)
-    assert out.shape == (3, 5, 5)
-    for b in range(3):
-        torch.testing.assert_close(torch.from_numpy(out[b]), sliding_dot(z[0], x[b]), atol=1e-5, rtol=1e-5)
 
 
 def test_xcorr_pairs_each_exemplar_with_its_own_search():
@@ -77,17 +58,6 @@ def randomize_batchnorm(net, seed):
             m.bias.data.copy_(torch.randn(n, generator=g))
 
 
-@pytest.mark.parametrize("backbone", ["light", "alexnet"])
-def test_plain_layers_give_the_backbones_outputs(backbone):
-    torch.manual_seed(0)
-    net = fuse_batchnorm(SiamFC(backbone, width=0.5).eval()).backbone
-    layers = plain_layers(net)
-    assert not any(isinstance(f, (nn.Conv2d, nn.ReLU)) for f in layers)  # no module calls left for those
-    x = torch.rand(2, 3, 135, 135) * 255
-    with torch.inference_mode():
-        assert torch.equal(run_layers(layers, x.clone()), net(x.clone()))
-
-
 @pytest.mark.parametrize("backbone", ["alexnet", "light"])
 def test_fuse_batchnorm_keeps_outputs(backbone):
     torch.manual_seed(0)
@@ -103,28 +73,6 @@ def test_fuse_batchnorm_keeps_outputs(backbone):
     scale = ref_embed.abs().max()
     torch.testing.assert_close(got_embed / scale, ref_embed / scale, atol=1e-4, rtol=0)
     torch.testing.assert_close(got / ref.abs().max(), ref / ref.abs().max(), atol=1e-4, rtol=0)
-
-
-def test_fold_last_conv_keeps_the_response():
-    torch.manual_seed(0)
-    net = SiamFC("light", width=0.5).eval()
-    with torch.no_grad():
-        net.backbone[-1].bias.uniform_(-1, 1)  # a zero bias would hide a wrong constant
-    z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
-    with torch.inference_mode():
-        ref = xcorr(net.embed(z), net.embed(x))[:, 0]
-        short = search_branch(net.backbone)
-        kernel, bias = fold_last_conv(net.backbone, net.embed(z))
-        got = torch.from_numpy(xcorr_one(kernel, short(x))) + bias
-    assert len(short) == len(net.backbone) - 1
-    torch.testing.assert_close(got / ref.abs().max(), ref / ref.abs().max(), atol=1e-5, rtol=0)
-
-
-def test_fold_last_conv_leaves_other_backbones_whole():
-    net = SiamFC("alexnet", width=0.25)
-    z = torch.rand(1, 64, 6, 6)
-    kernel, bias = fold_last_conv(net.backbone, z)
-    assert search_branch(net.backbone) is net.backbone and kernel is z and bias == 0
 
 
 def test_light_receptive_field_is_71_px():

@@ -10,9 +10,8 @@ from tracker.build import build_tracker
 from tracker.errors import UserError
 from tracker.interface import track
 from tracker.metrics import iou
-from tracker.params import load_params
 from tracker.sequences import load_dataset
-from tracker.siamfc import SiamFCTracker, check_box, cubic_upsampler
+from tracker.siamfc import check_box
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -25,10 +24,7 @@ def tracker():
 def two_pass_tracker(side_size=159):
     """The network and the scale search alone: `moving_object`'s colours are drawn like its
     background's, the case where the colour model misleads (README: what happens when...)."""
-    params = load_params()
-    params["tracking"].update(side_size=side_size, colour_weight=0.0)
-    net, _ = weights_io.load(params["weights"], params["model"])
-    return SiamFCTracker(net, params)
+    return build_tracker(tracking={"side_size": side_size, "colour_weight": 0.0})
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +107,8 @@ def leave_and_return(size=(240, 320)):
 @pytest.mark.parametrize("redetect", [True, False])
 def test_a_target_that_returns_far_away_is_found_again(redetect):
     clip, truth = leave_and_return()
-    params = load_params()
-    params["tracking"].update(colour_weight=0.0, redetect=redetect)
-    net, _ = weights_io.load(params["weights"], params["model"])
-    steps = list(track(SiamFCTracker(net, params), clip, truth[0]))
+    tracker = build_tracker(tracking={"colour_weight": 0.0, "redetect": redetect})
+    steps = list(track(tracker, clip, truth[0]))
     assert not any(s.lost for s in steps[:10]) and all(s.lost for s in steps[12:20])  # gone: lost
     found = iou(np.array([s.box for s in steps[-3:]]), truth[-3:])
     if redetect:
@@ -149,16 +143,6 @@ def test_weights_track_only_at_the_input_sizes_they_were_trained_at(tmp_path):
     # Weights that predate the record were trained at SiamFC's sizes, which the shipped configs use.
     with pytest.raises(UserError, match="trained at exemplar/instance sizes 127/255 px"):
         build_tracker(str(config), weights="siamfc_light.pt")
-
-
-@pytest.mark.parametrize("n,size", [(17, 273), (3, 33), (5, 7)])
-def test_cubic_upsampler_resizes_as_cv2_does(n, size):
-    r = np.random.default_rng(n).normal(0, 5, (n, n)).astype(np.float32)
-    a = cubic_upsampler(n, size)
-    expected = cv2.resize(r, (size, size), interpolation=cv2.INTER_CUBIC)
-    got = a @ r @ a.T
-    np.testing.assert_allclose(got, expected, atol=1e-4)
-    assert np.argmax(got) == np.argmax(expected)
 
 
 def test_a_flat_response_leaves_the_target_in_place(tracker):

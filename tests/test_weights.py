@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from tracker import weights
+from tracker.config import WEIGHTS_DIR
 from tracker.errors import UserError
 from tracker.model import SiamFC
 
-SHIPPED = os.path.join(weights.WEIGHTS_DIR, "siamfc_light.pt")
+SHIPPED = os.path.join(WEIGHTS_DIR, "siamfc_light.pt")
 TINY = {"backbone": "light", "width": 0.25}
 
 
@@ -97,5 +98,5 @@ def test_weights_without_a_checksum_still_load(tmp_path):
 
 @pytest.mark.parametrize("name", ["siamfc_light.pt", "siamfc_alexnet.pt"])
 def test_shipped_weights_carry_their_checksum(name):
-    blob = torch.load(os.path.join(weights.WEIGHTS_DIR, name), weights_only=True)
+    blob = torch.load(os.path.join(WEIGHTS_DIR, name), weights_only=True)
     assert blob["sha256"] == weights.checksum(blob)

@@ -1,11 +1,9 @@
-"""Our tracker from files: a config's parameters, its weights, a device, and torch's threads."""
+"""Our tracker from files (a config, its weights, a device) or from a network in memory."""
 
-import torch
-
-from . import weights as weights_io
-from .engine import TorchSearch
+from .config import check_rules, resolve_weights
+from .engine import OnnxEngine, file_digest, graph_key, needs, read_graphs
 from .errors import UserError
-from .params import load_params
+from .params import RULES, load_params
 from .siamfc import SiamFCTracker
 
 
@@ -31,24 +29,40 @@ def build_tracker(
 ) -> SiamFCTracker:
     """The tracker a config (a file or a shipped config's name; None: the default) describes, with
     its weights or `weights`, and the `tracking` keys given (a dict) overriding its own. `cls`: a
-    subclass of SiamFCTracker to build instead."""
+    subclass of SiamFCTracker to build instead.
+
+    On a CPU with the onnxruntime engine, a tracker built before from the same files starts from
+    the cached graphs, without importing torch."""
     params = load_params(config)
     params["tracking"].update(tracking or {})
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
-    path = weights or params["weights"]
+    check_rules(params, RULES, "the tracking parameters")
+    path = resolve_weights(weights or params["weights"])
+    key = None
+    if params["tracking"]["engine"] == "onnxruntime" and device == "cpu":
+        needs("onnxruntime")
+        digest = file_digest(path)
+        key = digest and graph_key(params, digest)
+        graphs = key and read_graphs(key, params["tracking"])
+        if graphs:  # the weights were checked, and fit the input sizes, when the graphs were made
+            return cls(OnnxEngine(graphs, params["tracking"]["threads"]), params)
+    from . import weights as weights_io  # torch, imported only here
+
     net, meta = weights_io.load(path, params["model"])
     check_input_sizes(meta, params["tracking"], path)
-    tracker = cls(net, params, device)
-    claim_threads(tracker)
-    return tracker
+    return tracker_from_net(net, params, device, cls, key)
 
 
-def claim_threads(tracker):
-    """Set torch's thread count (process-wide) for `tracker`: the config's when torch runs the
-    network; one beside ONNX Runtime, which has threads of its own, since torch's correlation and
-    upsampling are too small to split and torch's idle threads would wait on the cores ONNX
-    Runtime's are using (70 against 129 fps, interleaved on dev)."""
-    threads = tracker.p["threads"] if isinstance(tracker.search, TorchSearch) else 1
-    if threads > 0:
-        torch.set_num_threads(threads)
+def tracker_from_net(net, params, device="cpu", cls=SiamFCTracker, key=None):
+    """A tracker (of class `cls`) with `params` on `net`, its ONNX graphs cached under `key` (see
+    torch_engine.make_engine)."""
+    import torch
+
+    from .torch_engine import TorchEngine, make_engine
+
+    check_rules(params, RULES, "the tracking parameters")  # before the engine is made for them
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+    engine = make_engine(net, params, device, key)
+    if isinstance(engine, TorchEngine):
+        engine.claim_threads()
+    return cls(engine, params)

@@ -33,6 +33,16 @@ def resolve(path):
     return path
 
 
+WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+
+
+def resolve_weights(path):
+    """A weights path as given, or a bare file name of weights shipped in tracker/weights/."""
+    if path and not os.path.exists(path) and os.path.dirname(path) == "":
+        return os.path.join(WEIGHTS_DIR, path)
+    return path
+
+
 def merge(defaults, given, path, where, choices):
     """`defaults` overridden by `given`; unknown keys and wrong types are errors naming the key.
     `choices` maps key paths, e.g. ("model", "backbone"), to the values allowed there."""

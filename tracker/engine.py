@@ -1,67 +1,53 @@
-"""What runs the search branch when tracking (`tracking.engine`): ONNX Runtime or torch.
+"""What runs the network when tracking (`tracking.engine`): ONNX Runtime on graphs exported once and
+cached, or torch (torch_engine.py, also what exports the graphs).
 
-Both take a stack of HWC uint8 crops and give the (N, C, h, w) float features as a torch tensor, in
-the channels_last layout that xcorr_one's matrix product reads without a copy.
-On a CPU thread ONNX Runtime runs the light backbone's search branch about twice as fast as torch
-(it lays channels out in blocks and fuses each convolution with its ReLU); torch runs it on a GPU.
+Either engine gives the tracker three things: set_exemplar(crop) with the first frame's exemplar
+crop, score_maps(crops) -> the response logits (N, n, n) of a stack of HWC uint8 search crops, and
+upsample(map) -> the map resized by tracking.response_up. This module imports no torch: with the
+graphs in the cache, the tracker starts without it (torch's import alone takes ~2.5 s).
 """
 
 import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
-import io
-import warnings
-
-import torch
-import torch.nn.functional as F
-from torch import nn
+import os
 
 from .errors import UserError
 from .fileio import cache_dir, read_verified, write_verified
-from .model import plain_layers, run_layers
 
 ENGINES = ("onnxruntime", "torch")
+# What the graphs compute is written in these files: a change to them is a new cache key.
+EXPORT_SOURCES = ("torch_engine.py", "model.py")
 
 
-def crops_as_input(crops, device):
-    """A stack of HWC uint8 crops as network input: seen as NCHW they are channels_last, no copy."""
-    return torch.from_numpy(crops).to(device).permute(0, 3, 1, 2).float()
+def search_shapes(tracking):
+    """The stacks of search crops (N, H, W, 3) that update() sends through the network: "scales"
+    (all scales, or with two passes the centre scale), "side" (the side scales of the second pass)
+    and "tile" (a re-detection tile, one search region); None where the tracking parameters use none."""
+    n, size = tracking["scale_num"], tracking["instance_size"]
+    side = tracking["side_size"] or size
+    two_pass = side < size and n > 1
+    return {
+        "scales": (1 if two_pass else n, size, size, 3),
+        "side": (n - 1, side, side, 3) if two_pass else None,
+        "tile": (1, size, size, 3) if tracking["redetect"] else None,
+    }
 
 
-class TorchSearch:
-    def __init__(self, net, device):
-        self.layers, self.device = plain_layers(net), device
-
-    def __call__(self, crops):
-        with torch.inference_mode():
-            return run_layers(self.layers, crops_as_input(crops, self.device))
+def search_graphs(tracking):
+    """The search graphs for these tracking parameters, name -> crop stack shape: one per shape,
+    since with a fixed shape ONNX Runtime plans each run's memory once (2.7% of the fps)."""
+    shapes = {shape for shape in search_shapes(tracking).values() if shape}
+    return {f"search_{n}x{size}": (n, size, size, 3) for n, size, _, _ in sorted(shapes)}
 
 
-class _FromCrops(nn.Module):
-    """The network on uint8 HWC crops as they are warped, channels_last out, so that ONNX Runtime
-    does crops_as_input's work too. Its first convolution reads the interleaved channels in place:
-    a (kh, kw) kernel over c channels at stride (sh, sw) is a (kh, c kw) kernel at stride (sh, c sw)
-    over the crop seen as one channel c times as wide, with no layout change (3% of the fps)."""
-
-    def __init__(self, net):
-        super().__init__()
-        first, self.rest = net[0], net[1:]
-        if first.padding != (0, 0) or first.dilation != (1, 1) or first.groups != 1:
-            raise ValueError("the first convolution must have no padding, dilation or groups")
-        o, c, kh, kw = first.weight.shape
-        self.weight = nn.Parameter(first.weight.detach().permute(0, 2, 3, 1).reshape(o, 1, kh, c * kw))
-        self.bias = None if first.bias is None else nn.Parameter(first.bias.detach())
-        self.stride = first.stride[0], c * first.stride[1]
-
-    def forward(self, crops):
-        n, h, w, c = crops.shape
-        x = F.conv2d(crops.reshape(n, 1, h, w * c).float(), self.weight, self.bias, self.stride)
-        return self.rest(x).permute(0, 2, 3, 1)
+def graph_names(tracking):
+    return ["exemplar", "upsample", *search_graphs(tracking)]
 
 
 def needs(package):
-    # Imported only here, so that the torch engine runs without them.
+    # Imported only where used, so that the torch engine runs without them.
     if importlib.util.find_spec(package) is None:
         raise UserError(
             f"the onnxruntime engine needs the {package} package, which is not installed; "
@@ -83,39 +69,66 @@ def onnx_session(graph, threads, **options):
     return onnxruntime.InferenceSession(graph, settings, providers=["CPUExecutionProvider"])
 
 
-class OnnxSearch:
-    """The search branch on ONNX Runtime, for crop stacks of the given shapes (N, H, W, 3): a graph
-    and a session for each, since with a fixed shape ONNX Runtime plans each run's memory once
-    (2.7% of the fps against one graph for every shape)."""
+class OnnxEngine:
+    """The network's graphs (torch_engine.export_graphs: name -> ONNX bytes) on ONNX Runtime's CPU
+    threads; on one of them ONNX Runtime runs the search branch ~1.5x as fast as torch (it lays
+    channels out in blocks and fuses each convolution with its ReLU)."""
 
-    def __init__(self, net, threads, shapes):
-        self.graphs = {tuple(shape): onnx_graph(_FromCrops(net), shape) for shape in shapes}
-        self.sessions = {shape: onnx_session(graph, threads) for shape, graph in self.graphs.items()}
+    def __init__(self, graphs, threads):
+        self.graphs = graphs
+        # The upsampling is too small to split: a second thread would only wait for the first.
+        sessions = {name: onnx_session(graph, 1 if name == "upsample" else threads) for name, graph in graphs.items()}
+        self._exemplar, self._upsample = sessions.pop("exemplar"), sessions.pop("upsample")
+        self._search = {tuple(s.get_inputs()[0].shape): s for s in sessions.values()}
+        self.kernel = None  # the exemplar's inputs to the search graphs
 
-    def __call__(self, crops):
-        return torch.from_numpy(self.sessions[crops.shape].run(None, {"crops": crops})[0]).permute(0, 3, 1, 2)
+    def set_exemplar(self, crop):
+        kernel, bias = self._exemplar.run(None, {"crop": crop[None]})
+        self.kernel = {"kernel": kernel, "bias": bias}
+
+    def score_maps(self, crops):
+        return self._search[crops.shape].run(None, {"crops": crops, **self.kernel})[0]
+
+    def upsample(self, response):
+        return self._upsample.run(None, {"response": response})[0]
 
 
-def onnx_graph(module, shape):
-    """`module` exported to ONNX (bytes) for uint8 input of `shape`, from the cache when it was
-    exported before: exporting takes seconds, reading the cached graph milliseconds.
+def file_digest(path):
+    """sha256 of a file's bytes, or None if it can't be read."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
 
-    The cache key covers all the export depends on (weights, layers, shape, torch's and onnx's
-    versions), and each file carries its own checksum: a stale or damaged graph is exported anew.
-    """
-    needs("onnx")  # torch's exporter writes with it
-    versions = torch.__version__, importlib.metadata.version("onnx")  # importing onnx would take a second
-    key = hashlib.sha256(repr((str(module), tuple(shape), versions)).encode())
-    for tensor in module.state_dict().values():
-        key.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    path = cache_dir("onnx", key.hexdigest() + ".onnx")
-    graph = read_verified(path)
-    if graph is None:
-        buf = io.BytesIO()
-        with warnings.catch_warnings():  # the exporter's notes on its own deprecations
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, torch.zeros(*shape, dtype=torch.uint8), buf, dynamo=False, input_names=["crops"])
-        graph = buf.getvalue()
+
+def graph_key(params, weights_digest):
+    """The cache key of the graphs exported from weights with `weights_digest` for `params`: it
+    covers all the export depends on (the model, the crop sizes, the upsampling, the code that
+    builds the graphs, torch's and onnx's versions), and is computed without importing either."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    tracking = params["tracking"]
+    sizes = tracking["exemplar_size"], tracking["response_up"], graph_names(tracking)
+    versions = [importlib.metadata.version(name) for name in ("torch", "onnx")]
+    key = hashlib.sha256(repr((params["model"], sizes, versions, weights_digest)).encode())
+    for name in EXPORT_SOURCES:
+        with open(os.path.join(here, name), "rb") as f:
+            key.update(f.read())
+    return key.hexdigest()
+
+
+def _graph_path(key, name):
+    return cache_dir("onnx", f"{key}-{name}.onnx")
+
+
+def read_graphs(key, tracking):
+    """The graphs cached under `key` for `tracking` (name -> bytes), or None if any is missing or
+    damaged: then all are exported anew."""
+    graphs = {name: read_verified(_graph_path(key, name)) for name in graph_names(tracking)}
+    return None if None in graphs.values() else graphs
+
+
+def write_graphs(key, graphs):
+    for name, graph in graphs.items():
         with contextlib.suppress(UserError, OSError):  # a cache that can't be written only costs time
-            write_verified(path, graph)
-    return graph
+            write_verified(_graph_path(key, name), graph)

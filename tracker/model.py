@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TOTAL_STRIDE = 8
+from .architecture import BACKBONES as BACKBONE_NAMES
 
 
 def conv_bn(cin, cout, k, stride=1, groups=1, relu=True):
@@ -94,8 +94,7 @@ def load_mobilenet_v1(backbone, convolutions):
         first.bias.copy_(convolutions[0]["bias"] - w.sum((1, 2, 3)))
 
 
-BACKBONES = {"alexnet": alexnet, "light": light, "mobilenet_v1": mobilenet_v1}
-CONFIG_CHOICES = {("model", "backbone"): tuple(BACKBONES)}  # for load_config
+BACKBONES = {name: globals()[name] for name in BACKBONE_NAMES}
 
 
 def xcorr(z, x):
@@ -109,24 +108,6 @@ def xcorr(z, x):
     return out.reshape(b, 1, out.shape[-2], out.shape[-1])
 
 
-def xcorr_one(z, x):
-    """Correlate one exemplar embedding (1, C, h, w) with a batch of search embeddings (B, C, H, W),
-    for inference: a numpy (B, H-h+1, W-w+1).
-
-    As one matrix product of every search position with every exemplar tap, then, for each output
-    position, the sum of the tap planes each shifted by its tap's offset, read through one strided
-    view: on a CPU this is ~10x faster than xcorr's grouped convolution, whose one output channel
-    and big kernel suit no convolution algorithm.
-    """
-    b, c, hx, wx = x.shape
-    h, w = z.shape[-2:]
-    taps = (x.permute(0, 2, 3, 1) @ z[0].reshape(c, h * w)).reshape(b, hx, wx, h, w)
-    sb, sy, sx, si, sj = taps.stride()
-    # shifted[n, y, x, i, j] = taps[n, y + i, x + j, i, j]
-    shifted = taps.as_strided((b, hx - h + 1, wx - w + 1, h, w), (sb, sy, sx, sy + si, sx + sj))
-    return shifted.sum((3, 4)).cpu().numpy()
-
-
 def ends_in_pointwise(backbone):
     last = backbone[-1]
     return isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1) and last.stride == (1, 1) and last.groups == 1
@@ -136,43 +117,6 @@ def search_branch(backbone):
     """What search crops run through when tracking: the backbone less a final 1x1 conv, which
     fold_last_conv folds into the exemplar kernel instead."""
     return backbone[:-1] if ends_in_pointwise(backbone) else backbone
-
-
-def fold_last_conv(backbone, z):
-    """Fold the backbone's final 1x1 conv into exemplar embedding `z` (1, C, h, w), for inference.
-
-    That conv is linear, so correlating z with (W x + b) equals correlating (W^T z) with x, plus
-    the constant sum(z * b): the search branch can stop one layer early (search_branch). Returns
-    the folded kernel and the constant; for a backbone ending otherwise, z and 0.
-    """
-    if not ends_in_pointwise(backbone):
-        return z, 0.0
-    last = backbone[-1]
-    w = last.weight[:, :, 0, 0]
-    kernel = torch.einsum("oc,ohw->chw", w, z[0])[None].contiguous()
-    bias = 0.0 if last.bias is None else float((z[0].sum((1, 2)) * last.bias).sum())
-    return kernel, bias
-
-
-def plain_layers(backbone):
-    """The layers of a Sequential as plain functions, for inference: the same outputs without
-    nn.Module's call machinery, which costs ~1 ms a frame over the light backbone's 2 x 21 calls."""
-
-    def plain(m):
-        if isinstance(m, nn.Conv2d) and m.padding_mode == "zeros":
-            w, b, stride, padding, dilation, groups = m.weight, m.bias, m.stride, m.padding, m.dilation, m.groups
-            return lambda x: F.conv2d(x, w, b, stride, padding, dilation, groups)
-        if isinstance(m, nn.ReLU):
-            return torch.relu_ if m.inplace else torch.relu
-        return m
-
-    return [plain(m) for m in backbone]
-
-
-def run_layers(layers, x):
-    for layer in layers:
-        x = layer(x)
-    return x
 
 
 class SiamFC(nn.Module):

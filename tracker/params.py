@@ -3,9 +3,9 @@ states what differs from it, and RULES say what the values may be beyond their t
 
 import os
 
+from .architecture import CONFIG_CHOICES, TOTAL_STRIDE
 from .config import CONFIG_DIR, at_least, between, load_config, read_yaml
 from .engine import ENGINES
-from .model import CONFIG_CHOICES, TOTAL_STRIDE
 
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
 DEFAULTS = read_yaml(DEFAULT_CONFIG)

@@ -56,8 +56,8 @@ def tracker_files(name, config=None, weights=None, peer_models=None):
     """The files tracker `name` was built from, with their hashes: ours its config and weights, a peer its models."""
     if name == "siamfc":
         from .config import resolve as resolve_config
+        from .config import resolve_weights
         from .params import DEFAULT_CONFIG, load_params
-        from .weights import resolve as resolve_weights
 
         config_path = resolve_config(config) if config else DEFAULT_CONFIG
         weights_path = resolve_weights(weights or load_params(config)["weights"])

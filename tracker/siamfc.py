@@ -5,15 +5,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
-import torch
 
+from .architecture import TOTAL_STRIDE, response_sizes
 from .colour import ColourModel
 from .config import check_rules
-from .engine import OnnxSearch, TorchSearch, crops_as_input
+from .engine import search_shapes
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, tile_centres, warp_square, xywh_to_cxcywh
 from .interface import Tracker
-from .model import TOTAL_STRIDE, fold_last_conv, fuse_batchnorm, search_branch, xcorr_one
 from .params import RULES
 from .pixels import to_bgr8
 
@@ -36,16 +35,9 @@ def score_of(logit):
     return 1 / (1 + np.exp(-float(logit)))
 
 
-def cubic_upsampler(n, size):
-    """The (size, n) matrix A with A @ r @ A.T == cv2.resize(r, (size, size), INTER_CUBIC) for any
-    n x n map r: resizing is linear and separable, and two small matrix products are ~2x faster
-    than cv2's resize at 17 -> 273."""
-    return cv2.resize(np.eye(n, dtype=np.float32), (n, size), interpolation=cv2.INTER_CUBIC)
-
-
 class SiamFCTracker(Tracker):
-    """SiamFC's tracking step on `net` with `params` (a config's; build.build_tracker makes one from
-    files).
+    """SiamFC's tracking step with `params` (a config's) on `engine`, what runs the network (see
+    engine.py); build.build_tracker makes one from files, build.tracker_from_net from a network.
 
     The API: init(frame, box), then update(frame) -> (box, score) per frame; correct() to put it
     back on the target; `lost` (the last score fell under tracking.lost_threshold) and `response`
@@ -53,41 +45,28 @@ class SiamFCTracker(Tracker):
     arrays as OpenCV reads them, boxes x, y, w, h in pixels. Names starting with _ are internal.
     """
 
-    def __init__(self, net, params, device="cpu"):
+    def __init__(self, engine, params):
         check_rules(params, RULES, "the tracking parameters")  # also those set in code, not a file
-        self.p = params["tracking"]
-        self.device = torch.device(device)
-        # channels_last: the layout CPU convolutions run fastest in, and the one HWC crops already have.
-        self.net = fuse_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
-        p = self.p
+        self.p = p = params["tracking"]
+        # The engine also upsamples the response: numpy's BLAS would run its own threads, which spin
+        # on the second core after every product and starve whatever else runs there.
+        self.engine = engine
         n = p["scale_num"]
         self.scale_factors = p["scale_step"] ** np.linspace(-(n // 2), n // 2, n)
-        n_response = self._n_response = self._response_size()
-        self._up_size = p["response_up"] * (n_response - 1) + 1
-        # Applied with torch, not numpy: numpy's BLAS runs its own threads, which spin on the second
-        # core after every product and starve whatever else runs there (torch's second thread,
-        # another tracker). torch keeps to the thread count this tracker sets.
-        self._upsampler = torch.from_numpy(cubic_upsampler(n_response, self._up_size))
+        self._n_response, self._up_size = response_sizes(p)
         hann = np.outer(np.hanning(self._up_size), np.hanning(self._up_size))
         self._window = (hann / hann.sum()).astype(np.float32)
         self._blend = np.empty_like(self._window)
         self.response = None
         # Every frame's search crops are warped into these buffers: all scales at full size, or,
         # with two passes, the centre scale at full size and the side scales at side_size.
-        size, side = p["instance_size"], p["side_size"] or p["instance_size"]
-        self._two_pass = side < size and n > 1
-        self._crops = np.empty((1 if self._two_pass else n, size, size, 3), np.uint8)
-        self.side_crops = np.empty((n - 1, side, side, 3), np.uint8) if self._two_pass else None
-        # Re-detection's crop: one search region (with two passes, the centre pass's shape: no
-        # other graph to export).
-        self._tile_crop = np.empty((1, size, size, 3), np.uint8) if p["redetect"] else None
-        search = search_branch(self.net.backbone)
-        if p["engine"] == "onnxruntime" and self.device.type == "cpu":
-            passes = [self._crops[:1], self.side_crops] if self._two_pass else [self._crops]
-            passes += [self._tile_crop] if p["redetect"] else []
-            self.search = OnnxSearch(search, p["threads"], [crops.shape for crops in passes])
-        else:
-            self.search = TorchSearch(search, self.device)
+        # Re-detection's tile is one search region (with two passes, the centre pass's shape: no
+        # other graph to run).
+        shapes = search_shapes(p)
+        self._two_pass = shapes["side"] is not None
+        self._crops, self.side_crops, self._tile_crop = (
+            None if shape is None else np.empty(shape, np.uint8) for shape in shapes.values()
+        )
         self._mid = n // 2
         self.side_factors = np.delete(self.scale_factors, self._mid)
         # SiamFC multiplies each side scale's peak by its penalty; a negative logit would rise under
@@ -102,12 +81,6 @@ class SiamFCTracker(Tracker):
         if self._beside:
             self._beside.shutdown()
 
-    def _response_size(self):
-        with torch.inference_mode():
-            z = torch.zeros(1, 3, self.p["exemplar_size"], self.p["exemplar_size"], device=self.device)
-            x = torch.zeros(1, 3, self.p["instance_size"], self.p["instance_size"], device=self.device)
-            return self.net(z, x).shape[-1]
-
     def init(self, frame: np.ndarray, box: Sequence[float]) -> None:
         """Start tracking the target inside `box` (x, y, w, h; a UserError if it has no size or
         lies outside `frame`) on `frame`; forgets any earlier target."""
@@ -120,11 +93,7 @@ class SiamFCTracker(Tracker):
         # Crops reaching outside the frame are padded with the first frame's mean colour, as in
         # SiamFC: recomputing it every frame would cost more than a search crop's warp.
         self._fill = cv2.mean(frame)[:3]
-        z = crop(frame, self.center, z_side, self.p["exemplar_size"], self._fill)
-        with torch.inference_mode():
-            embedding = self.net.embed(crops_as_input(z[None], self.device))
-            self.kernel, bias = fold_last_conv(self.net.backbone, embedding)
-        self.out_bias = self.net.out_bias.item() + self.net.out_scale * bias
+        self.engine.set_exemplar(crop(frame, self.center, z_side, self.p["exemplar_size"], self._fill))
         self.lost = False
         self._found = self.size, self.x_side  # the size where the target was last found
         self._tile = 0  # the next re-detection tile
@@ -189,9 +158,7 @@ class SiamFCTracker(Tracker):
 
     def score_maps(self, crops):
         """The response logits of the search crops, one map per crop."""
-        with torch.inference_mode():
-            maps = xcorr_one(self.kernel, self.search(crops))
-        return maps * self.net.out_scale + self.out_bias
+        return self.engine.score_maps(crops)
 
     def locate(self, maps, frame_shape, crops):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
@@ -231,7 +198,7 @@ class SiamFCTracker(Tracker):
             c = p["colour_weight"]
             response = response - response.min()
             response = (1 - c) / response.max() * response + c * scores
-        r = (self._upsampler @ torch.from_numpy(response) @ self._upsampler.T).numpy()
+        r = self.engine.upsample(response.astype(np.float32, copy=False))
         self.response = r
         if flat:
             # A crop of padding only (the target far outside the frame) gives a flat map, which

@@ -4,6 +4,7 @@ peer), building it, and the fingerprint of what its boxes depend on."""
 import ast
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -88,14 +89,12 @@ def setup_id(name, config=None, weights=None, peer_models=None, device="cpu"):
     """
     h = hashlib.sha256(f"{name} opencv {cv2.__version__}".encode())
     if name == "siamfc":
-        import torch
-
+        from .config import resolve_weights
         from .params import load_params
-        from .weights import resolve
 
         params = load_params(config)
-        h.update(json.dumps([params, device, torch.__version__], sort_keys=True).encode())
-        files = [resolve(weights or params["weights"]), *tracking_sources()]
+        h.update(json.dumps([params, device, importlib.metadata.version("torch")], sort_keys=True).encode())
+        files = [resolve_weights(weights or params["weights"]), *tracking_sources()]
     else:
         files = [os.path.join(models_folder(peer_models), f) for f in MODEL_FILES.get(name, ())]
     for path in files:

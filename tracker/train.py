@@ -22,10 +22,11 @@ from torch import nn
 
 from . import cropcache
 from . import weights as weights_io
+from .architecture import CONFIG_CHOICES, TOTAL_STRIDE
 from .config import CONFIG_DIR, at_least, between, load_config, read_yaml, shipped_configs
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
-from .model import CONFIG_CHOICES, TOTAL_STRIDE, SiamFC, load_mobilenet_v1
+from .model import SiamFC, load_mobilenet_v1
 from .params import DEFAULT_CONFIG as TRACKING_CONFIG
 from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
@@ -286,13 +287,13 @@ def validation_tracking(cfg):
 def validation_auc(net, sequences, params, frames):
     """Mean success AUC (OTB rules) of tracking the first `frames` frames of each of `sequences`
     with `net` as it is and `params` (validation_tracking's)."""
+    from .build import tracker_from_net
     from .interface import track
     from .protocols import sequence_metrics
     from .runner import first_visible
-    from .siamfc import SiamFCTracker
 
     aucs = []
-    with SiamFCTracker(copy.deepcopy(net).cpu(), params) as tracker:  # it folds the BatchNorms of its copy
+    with tracker_from_net(copy.deepcopy(net).cpu(), params) as tracker:
         for seq in sequences:
             start = first_visible(seq)
             part = slice(start, start + frames)

@@ -7,18 +7,10 @@ import os
 
 import torch
 
+from .config import resolve_weights
 from .errors import UserError
 from .fileio import atomic_write
 from .model import SiamFC
-
-WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
-
-
-def resolve(path):
-    """A bare file name means one of the weights shipped in tracker/weights/."""
-    if path and not os.path.exists(path) and os.path.dirname(path) == "":
-        return os.path.join(WEIGHTS_DIR, path)
-    return path
 
 
 def checksum(blob):
@@ -46,7 +38,7 @@ def save(path, net, model_cfg, meta=None):
 
 def load(path, model_cfg=None):
     """The network stored at `path`; `model_cfg`, if given, must match the one it was trained with."""
-    path = resolve(path)
+    path = resolve_weights(path)
     if not path or not os.path.isfile(path):
         raise UserError(
             f"weights file not found: {path}; pass --weights FILE or train one with 'python run_tracker.py train'"
