@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracker.annotate import GREEN, RED, WHITE, YELLOW, draw
+from tracker.annotate import GREEN, RED, TARGET_COLOURS, WHITE, YELLOW, draw, draw_targets
 
 NAN_BOX = (np.nan,) * 4
 
@@ -102,3 +102,20 @@ def test_tiny_frames_and_wild_values_survive():
         heatmap=np.full((4, 4), np.nan),
     )
     assert out.shape == frame.shape
+
+
+def test_each_target_has_its_colour_an_id_tag_and_dashes_when_lost():
+    boxes = [(20, 60, 60, 60), (150, 60, 60, 60)]
+    out = draw_targets(grey(), boxes, [0.9, 0.2], 7, lost=[False, True])
+    assert tuple(out[90, 20]) == TARGET_COLOURS[0] and (out[60:120, 20] == TARGET_COLOURS[0]).all()
+    left = (out[60:120, 150] == TARGET_COLOURS[1]).all(axis=1)
+    assert left.any() and not left.all()  # dashed: target 2 is lost
+    for x, _, _, _ in boxes:  # the tag sits just above the box, in its colour
+        assert changed(out[40:60, x : x + 30], grey()[40:60, x : x + 30]).any()
+    assert changed(out[:20, :60], grey()[:20, :60]).any()  # the frame number
+
+
+def test_targets_beyond_the_palette_take_its_colours_again():
+    boxes = [(10 + 30 * i, 100, 20, 20) for i in range(len(TARGET_COLOURS) + 1)]
+    out = draw_targets(grey(), boxes, None, None)
+    assert tuple(out[110, boxes[-1][0]]) == TARGET_COLOURS[0]

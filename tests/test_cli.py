@@ -265,6 +265,7 @@ BAD_INPUTS = {
         ["--config", "kcf"],
     ),
     "heatmap for a peer": (["{clip}", "--bbox", BOX, "--tracker", "kcf", "--heatmap"], ["--heatmap", "kcf"]),
+    "heatmap for two targets": (["{clip}", "--bbox", BOX, "--bbox", BOX, "--heatmap"], ["--heatmap", "one target"]),
     "peer without its model files": (
         ["{clip}", "--bbox", BOX, "--tracker", "nano", "--peer-models", "{bad}"],
         ["nano", "--peer-models"],
@@ -459,3 +460,57 @@ def test_ctrl_c_stops_every_video_not_just_the_one_tracked(tmp_path, monkeypatch
     assert cli.main(["track", "videos", "--bbox", bbox_arg(box)]) == 2
     assert "error: interrupted at frame 2;" in capsys.readouterr().err
     assert os.listdir(tmp_path / "runs" / "track") == ["a"]
+
+
+SECOND = (100, 70, 24, 24)  # a patch of the clips' fixed noise, as a second target
+
+
+def test_several_targets_give_mot_lines_csv_and_json_with_ids_and_a_file_each(clip, tmp_path):
+    """Two targets: the MOT Challenge layout as its devkit reads it (10 comma-separated columns,
+    frames from 1, ids from 1, -1 in the last three), agreeing with the CSV, the JSON and the
+    per-target files of the same run."""
+    path, box = clip
+    boxes = tmp_path / "boxes"
+    boxes.mkdir()
+    argv = [
+        "track",
+        str(path),
+        "--bbox",
+        bbox_arg(box),
+        "--bbox",
+        bbox_arg(SECOND),
+        "--output",
+        str(tmp_path / "o.mp4"),
+    ]
+    for name in ("mot.txt", "rows.csv", "run.json", "target{id}.txt"):
+        assert cli.main([*argv, "--boxes", str(boxes / name)]) == 0
+    mot = np.loadtxt(boxes / "mot.txt", delimiter=",")
+    assert mot.shape == (2 * FRAMES, 10)
+    assert mot[:, 0].tolist() == [f for f in range(1, FRAMES + 1) for _ in range(2)]
+    assert mot[:, 1].tolist() == [1, 2] * FRAMES
+    assert mot[:2, 2:6].tolist() == [list(box), list(SECOND)] and mot[:2, 6].tolist() == [1, 1]
+    assert np.all((mot[:, 6] > 0) & (mot[:, 6] <= 1)) and np.all(mot[:, 7:] == -1)
+    rows = np.loadtxt(boxes / "rows.csv", delimiter=",", skiprows=1)
+    assert (boxes / "rows.csv").read_text().startswith("frame,id,x,y,w,h,score,lost\n")
+    np.testing.assert_array_equal(rows[:, :6], np.column_stack([mot[:, 0] - 1, mot[:, 1:6]]))
+    frames = json.loads((boxes / "run.json").read_text())["frames"]
+    assert [t["id"] for t in frames[3]["targets"]] == [1, 2]
+    np.testing.assert_allclose([t["box"] for f in frames for t in f["targets"]], mot[:, 2:6])
+    for i in (1, 2):
+        each = np.loadtxt(boxes / f"target{i}.txt", delimiter=",")
+        np.testing.assert_array_equal(each, mot[mot[:, 1] == i, 2:6])
+    assert len(decode(tmp_path / "o.mp4")) == FRAMES
+
+
+def test_the_annotated_video_shows_each_target_in_its_colour(clip, tmp_path):
+    path, box = clip
+    out = tmp_path / "o.mp4"
+    assert (
+        cli.main(["track", str(path), "--bbox", bbox_arg(box), "--bbox", bbox_arg(SECOND), "--output", str(out)]) == 0
+    )
+    first = decode(out)[0].astype(int)
+    colours = np.array(annotate.TARGET_COLOURS[:2])
+    for i, (x, y, _, h) in enumerate((box, SECOND)):
+        edge = first[y + h // 2, x]  # the left edge's middle, clear of the tags above the boxes
+        # H.264 keeps colour at half resolution: a 1 px line's is blurred, but nearer its own.
+        assert np.argmin(np.abs(colours - edge).sum(1)) == i, edge

@@ -45,3 +45,19 @@ def test_picker_asks_again_after_an_empty_box():
 def test_closing_the_picker_is_one_error_naming_bbox():
     with pytest.raises(UserError, match=r"closed before a box was drawn; .*--bbox X,Y,W,H"):
         display.ask_for_box(lambda: None, print)
+
+
+def test_several_boxes_are_chosen_one_after_another_each_shown_while_the_next_is(monkeypatch):
+    frame = np.zeros((40, 60, 3), np.uint8)
+    chosen = iter([(1, 2, 10, 10), (20, 5, 8, 8), (30, 20, 5, 6)])
+    shown = []
+
+    def pick(picture, title):
+        shown.append((picture, title))
+        return next(chosen)
+
+    monkeypatch.setattr(display, "select_box", pick)
+    boxes = display.select_boxes(frame, 3, lambda f, boxes: np.full_like(f, len(boxes)))
+    assert boxes == [(1, 2, 10, 10), (20, 5, 8, 8), (30, 20, 5, 6)]
+    assert [int(p.max()) for p, _ in shown] == [0, 1, 2]  # the frame with the boxes chosen so far
+    assert shown[1][1].startswith("target 2 of 3")

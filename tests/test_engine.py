@@ -19,7 +19,7 @@ from tracker.params import load_params
 from tracker.torch_engine import TorchEngine, cubic_upsampler, export_graphs, tracking_modules
 
 spec = importlib.util.find_spec
-SHAPES = (1, 255, 255, 3), (2, 143, 143, 3)
+SHAPES = (1, 255, 255, 3), (3, 255, 255, 3), (2, 143, 143, 3)
 
 
 def random_net(backbone):
@@ -55,18 +55,19 @@ def test_exemplar_and_search_score_as_the_trained_network_does(backbone):
     torch.testing.assert_close(got / want.abs().max(), want / want.abs().max(), atol=1e-5, rtol=0)
 
 
-def test_search_correlates_as_defined():
-    """Search's matrix product and one-hot shift: each cell the exemplar kernel laid on the features."""
+def test_search_correlates_each_crop_with_its_own_kernel_as_defined():
+    """Search's batched matrix product and one-hot shift: each cell the crop's kernel laid on the
+    crop's features, plus the crop's bias."""
     net = random_net("light")
-    exemplar, search, _ = tracking_modules(net, load_params()["tracking"])
+    _, search, _ = tracking_modules(net, load_params()["tracking"])
     x = crops((2, 151, 151, 3))
     with torch.no_grad():
         features = search.features(torch.from_numpy(x)).permute(0, 3, 1, 2)
         c = features.shape[1]
-        kernel, bias = torch.randn(c, 8 * 8), torch.tensor([0.5])  # light: 8x8 exemplar cells
+        kernel, bias = torch.randn(2, 1, c, 8 * 8), torch.tensor([0.5, -2.0]).reshape(2, 1, 1)  # light: 8x8 cells
         got = search(torch.from_numpy(x), kernel, bias)
     for b in range(2):
-        want = sliding_dot(kernel.reshape(c, 8, 8), features[b]) + 0.5
+        want = sliding_dot(kernel[b, 0].reshape(c, 8, 8), features[b]) + bias[b]
         torch.testing.assert_close(got[b], want, atol=1e-3, rtol=1e-5)
 
 
@@ -82,15 +83,15 @@ def test_cubic_upsampler_resizes_as_cv2_does(n, size):
 
 @pytest.mark.parametrize("backbone", ["light", "alexnet"])
 def test_onnx_runtime_computes_what_torch_does(backbone):
-    """A search graph for each crop stack's shape, and the exemplar and upsampling graphs."""
+    """A search graph for each crop size, taking stacks of any size with a kernel per crop (two
+    targets' here), and the exemplar and upsampling graphs."""
     tracking = {**load_params()["tracking"], "side_size": 143}
     modules = tracking_modules(random_net(backbone), tracking)
     onnx, reference = OnnxEngine(export_graphs(modules, tracking), 1), TorchEngine(modules, "cpu", 0)
-    for engine in onnx, reference:
-        engine.set_exemplar(crops((127, 127, 3)))
+    kernels = {e: [e.exemplar(crops((127, 127, 3), seed)) for seed in (3, 4)] for e in (onnx, reference)}
     for shape in SHAPES:
         x = crops(shape, 1)
-        got, want = onnx.score_maps(x), reference.score_maps(x)
+        got, want = (e.score_maps(x, [kernels[e][i % 2] for i in range(shape[0])]) for e in (onnx, reference))
         assert got.shape == want.shape == (shape[0], *(((shape[1] - 127) // 8 + 1,) * 2))
         np.testing.assert_allclose(got / np.abs(want).max(), want / np.abs(want).max(), atol=1e-5)
     response = np.random.default_rng(2).normal(0, 3, (17, 17)).astype(np.float32)
@@ -150,14 +151,14 @@ def test_the_cache_key_covers_what_the_graphs_depend_on():
         ("tracking", "exemplar_size", 119),
         ("tracking", "side_size", 0),
         ("tracking", "response_up", 8),
-        ("tracking", "scale_num", 5),
+        ("tracking", "instance_size", 271),
         ("model", "width", 0.75),
     ]:
         changed = load_params()
         changed[section][name] = value
         assert graph_key(changed, "weights") != key, name
     changed = load_params()
-    changed["tracking"].update(window_influence=0.3, redetect=False)  # not in the graphs (its tile: the centre pass's)
+    changed["tracking"].update(window_influence=0.3, redetect=False, scale_num=5)  # the same graphs
     assert graph_key(changed, "weights") == key
 
 

@@ -1,4 +1,5 @@
-"""Draw the tracker's output on a frame: box, score, frame number, trail, response map."""
+"""Draw the tracker's output on a frame: box, score, frame number, trail, response map; or several
+targets' boxes, each in a colour of its own with its id."""
 
 import cv2
 import numpy as np
@@ -9,6 +10,8 @@ YELLOW = (0, 255, 255)
 WHITE = (255, 255, 255)
 # cv2 draws in fixed point with 16 fractional bits, so far-away points would overflow.
 FAR = 30000
+# Target 1, 2, ...'s colours (BGR), apart in hue and bright on dark and light scenes; then again.
+TARGET_COLOURS = ((0, 255, 0), (255, 160, 0), (255, 0, 255), (0, 200, 255), (255, 255, 0), (0, 0, 255), (160, 80, 255))
 
 
 def draw(frame, box, score, index, trail=None, lost=False, heatmap=None):
@@ -19,13 +22,33 @@ def draw(frame, box, score, index, trail=None, lost=False, heatmap=None):
     height, width = out.shape[:2]
     thickness = max(1, round(min(height, width) / 240))
     if trail is not None and len(trail) > 1:
-        _draw_trail(out, np.asarray(trail, float), thickness)
+        _draw_trail(out, np.asarray(trail, float), thickness, YELLOW)
     if np.all(np.isfinite(box)):
         _draw_box(out, box, RED if lost else GREEN, thickness, dashed=lost)
     if heatmap is not None:
         _draw_inset(out, heatmap)
     label = f"frame {index}" if score is None else f"frame {index}  score {score:.2f}"
     _draw_label(out, label + ("  lost" if lost else ""))
+    return out
+
+
+def draw_targets(frame, boxes, scores, index, trails=None, lost=None):
+    """A copy of `frame` with each target's box in its colour (TARGET_COLOURS: target 1's first),
+    dashed when lost, tagged with its id and score; each trail (a list of recent centres per
+    target) in the target's colour; the frame number as text. `scores` and `index` None: boxes only."""
+    out = frame.copy()
+    thickness = max(1, round(min(out.shape[:2]) / 240))
+    for i, box in enumerate(boxes):
+        colour = TARGET_COLOURS[i % len(TARGET_COLOURS)]
+        gone = bool(lost is not None and lost[i])
+        if trails is not None and len(trails[i]) > 1:
+            _draw_trail(out, np.asarray(trails[i], float), thickness, colour)
+        if np.all(np.isfinite(box)):
+            _draw_box(out, box, colour, thickness, dashed=gone)
+            tag = f"{i + 1}" if scores is None else f"{i + 1}: {scores[i]:.2f}" + (" lost" if gone else "")
+            _draw_tag(out, box, tag, colour)
+    if index is not None:
+        _draw_label(out, f"frame {index}")
     return out
 
 
@@ -54,15 +77,15 @@ def _draw_dashes(img, p, q, colour, thickness, dash):
         cv2.line(img, tuple(a.tolist()), tuple(b.tolist()), colour, thickness)
 
 
-def _draw_trail(img, centres, thickness):
+def _draw_trail(img, centres, thickness, colour):
     points = np.clip(np.round(centres), -FAR, FAR)
     count = len(points) - 1
     for age, (p, q) in enumerate(zip(points, points[1:])):
         if np.all(np.isfinite([p, q])):
             # Older segments are darker, so the trail fades into the past.
             weight = (age + 1) / count
-            colour = tuple(round(c * weight) for c in YELLOW)
-            cv2.line(img, tuple(p.astype(int)), tuple(q.astype(int)), colour, thickness)
+            faded = tuple(round(c * weight) for c in colour)
+            cv2.line(img, tuple(p.astype(int)), tuple(q.astype(int)), faded, thickness)
 
 
 def _draw_inset(img, heatmap):
@@ -89,3 +112,14 @@ def _draw_label(img, text):
     # A dark backing keeps the text readable on bright frames.
     cv2.rectangle(img, (0, 0), (w + 8, h + baseline + 8), (0, 0, 0), cv2.FILLED)
     cv2.putText(img, text, (4, h + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, thickness, cv2.LINE_AA)
+
+
+def _draw_tag(img, box, text, colour):
+    """`text` on a patch of `colour` just above the box's top-left corner, kept inside the frame."""
+    height, width = img.shape[:2]
+    scale = max(0.3, min(height, width) / 1000)
+    (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x = int(np.clip(box[0], 0, max(width - w - 4, 0)))
+    y = int(np.clip(box[1] - h - baseline - 4, 0, max(height - h - baseline - 4, 0)))
+    cv2.rectangle(img, (x, y), (x + w + 4, y + h + baseline + 4), colour, cv2.FILLED)
+    cv2.putText(img, text, (x + 2, y + h + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)

@@ -4,7 +4,7 @@ from .config import check_rules, resolve_weights
 from .engine import OnnxEngine, file_digest, graph_key, needs, read_graphs
 from .errors import UserError
 from .params import RULES, load_params
-from .siamfc import SiamFCTracker
+from .siamfc import SiamFCMultiTracker, SiamFCTracker
 
 
 def check_input_sizes(meta, tracking, path):
@@ -33,9 +33,32 @@ def build_tracker(
 
     On a CPU with the onnxruntime engine, a tracker built before from the same files starts from
     the cached graphs, without importing torch."""
+    params = tracker_params(config, tracking)
+    return cls(build_engine(params, weights, device), params)
+
+
+def build_multi_tracker(
+    config: str | None = None,
+    weights: str | None = None,
+    device: str = "cpu",
+    tracking: dict | None = None,
+    cls: type[SiamFCTracker] = SiamFCTracker,
+) -> SiamFCMultiTracker:
+    """build_tracker's tracker for several targets at once (init with a list of boxes)."""
+    params = tracker_params(config, tracking)
+    return SiamFCMultiTracker(build_engine(params, weights, device), params, cls)
+
+
+def tracker_params(config, tracking):
     params = load_params(config)
     params["tracking"].update(tracking or {})
     check_rules(params, RULES, "the tracking parameters")
+    return params
+
+
+def build_engine(params, weights=None, device="cpu"):
+    """What runs the network of `params` with its weights or `weights` (see engine.py): from the
+    graphs cached for these files when there are some, else made from the weights."""
     path = resolve_weights(weights or params["weights"])
     key = None
     if params["tracking"]["engine"] == "onnxruntime" and device == "cpu":
@@ -44,16 +67,21 @@ def build_tracker(
         key = digest and graph_key(params, digest)
         graphs = key and read_graphs(key, params["tracking"])
         if graphs:  # the weights were checked, and fit the input sizes, when the graphs were made
-            return cls(OnnxEngine(graphs, params["tracking"]["threads"]), params)
+            return OnnxEngine(graphs, params["tracking"]["threads"])
     from . import weights as weights_io  # torch, imported only here
 
     net, meta = weights_io.load(path, params["model"])
     check_input_sizes(meta, params["tracking"], path)
-    return tracker_from_net(net, params, device, cls, key)
+    return engine_from_net(net, params, device, key)
 
 
-def tracker_from_net(net, params, device="cpu", cls=SiamFCTracker, key=None):
-    """A tracker (of class `cls`) with `params` on `net`, its ONNX graphs cached under `key` (see
+def tracker_from_net(net, params, device="cpu", cls=SiamFCTracker):
+    """A tracker (of class `cls`) with `params` on `net`, e.g. one being trained."""
+    return cls(engine_from_net(net, params, device), params)
+
+
+def engine_from_net(net, params, device="cpu", key=None):
+    """What runs `net` for the tracking parameters, its ONNX graphs cached under `key` (see
     torch_engine.make_engine)."""
     import torch
 
@@ -65,4 +93,4 @@ def tracker_from_net(net, params, device="cpu", cls=SiamFCTracker, key=None):
     engine = make_engine(net, params, device, key)
     if isinstance(engine, TorchEngine):
         engine.claim_threads()
-    return cls(engine, params)
+    return engine

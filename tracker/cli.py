@@ -30,6 +30,13 @@ def parse_bbox(text):
     return box
 
 
+def target_count(text):
+    """argparse's type for --select N."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of targets; give 1 or more, e.g. 2")
+    return int(text)
+
+
 def frame_number(text):
     """argparse's type for --start and --end."""
     if not text.isdigit():
@@ -100,6 +107,11 @@ def check_tracker_options(args):
         raise UserError(f"--heatmap shows siamfc's response map, and {args.tracker} has none; leave it out")
 
 
+def check_heatmap(args):
+    if args.heatmap and (len(args.bbox or ()) > 1 or (args.select or 1) > 1):
+        raise UserError("--heatmap shows one target's response map; leave it out, or track one target")
+
+
 DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # no space, or none left in the user's quota
 # What a user or the system sends to stop a command: Ctrl-C, kill, a closed terminal.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
@@ -140,19 +152,20 @@ def track(args):
     from .fileio import remove_stale_temporaries
     from .peers import quiet_opencv
     from .provenance import tracker_files
-    from .specs import make_tracker
+    from .specs import make_multi_tracker
     from .video import expand_sources
 
     sources = expand_sources(args.source)
     check_outputs(args, sources)
     check_tracker_options(args)
+    check_heatmap(args)
     for path in (args.output, args.boxes):
         if path and path != STDOUT:  # what a killed run left there
             remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
     quiet_opencv()
     say = message_printer(args)
     summary, failed = [], 0
-    with make_tracker(args.tracker, args.config, args.weights, args.peer_models, args.device) as tracker:
+    with make_multi_tracker(args.tracker, args.config, args.weights, args.peer_models, args.device) as tracker:
         # What the JSON boxes record of how they were made, besides the source.
         details = {
             "tracker": args.tracker,
@@ -199,13 +212,20 @@ class Interrupted(UserError):
     """A stop signal ended tracking; what was tracked before it is kept."""
 
 
+def box_paths(boxes_path, targets):
+    """The box files to write: `boxes_path`, or with {id} in it one per target, {id} being 1, 2, ..."""
+    if boxes_path == STDOUT or "{id}" not in boxes_path:
+        return [boxes_path]
+    return [boxes_path.replace("{id}", str(i)) for i in range(1, targets + 1)]
+
+
 def track_into(args, tracker, source_path, video_path, boxes_path, details, say):
     """Track `source_path` into the video and boxes files given (None: not written; STDOUT for
     boxes: stdout); a line saying how it went."""
-    from .annotate import draw
-    from .display import Window, select_box
+    from .annotate import draw, draw_targets
+    from .display import Window, select_boxes
     from .fileio import atomic_write
-    from .interface import track as steps
+    from .interface import track_targets
     from .progress import Progress
     from .video import VideoWriter, open_source
 
@@ -216,42 +236,50 @@ def track_into(args, tracker, source_path, video_path, boxes_path, details, say)
         if first is None:
             raise UserError(f"{source_path} ends before frame {args.start}; give a smaller --start")
         if args.select:
-            box = select_box(first)
-            say(f"selected the box --bbox {','.join(f'{v:g}' for v in box)}")
+            targets = select_boxes(first, args.select, lambda frame, boxes: draw_targets(frame, boxes, None, None))
+            say("selected " + " ".join(f"--bbox {','.join(f'{v:g}' for v in box)}" for box in targets))
         else:
-            box = parse_bbox(args.bbox)
-        box = clip_box(box, first.shape)
+            targets = [parse_bbox(text) for text in args.bbox]
+        targets = [clip_box(box, first.shape) for box in targets]
+        several = len(targets) > 1
         interrupted = outputs.enter_context(stop_flag())
         # Both outputs are opened before tracking, so an unwritable path fails now rather than after
         # the whole video; they are kept when tracking ends or stops, and deleted if something breaks.
-        boxes = None
-        if boxes_path:
-            f = sys.stdout if boxes_path == STDOUT else outputs.enter_context(atomic_write(boxes_path))
+        writers = []
+        paths = box_paths(boxes_path, len(targets)) if boxes_path else []
+        for path in paths:
+            f = sys.stdout if path == STDOUT else outputs.enter_context(atomic_write(path))
             about = {"source": source_path, "frame_size": list(source.size), "fps": source.fps, **details}
-            boxes = BoxWriter(f, box_format(boxes_path), about)
+            writers.append(BoxWriter(f, box_format(path), about, len(targets) if len(paths) == 1 else 1))
         writer = outputs.enter_context(VideoWriter(video_path, source.fps)) if video_path else None
         window = Window() if args.show else None
         count = source.count if args.end is None else min(source.count or args.end, args.end)
         progress = Progress("tracking", count and max(count - args.start, 0))
-        trail = collections.deque(maxlen=TRAIL)
+        trails = [collections.deque(maxlen=TRAIL) for _ in targets]
         try:
-            for b, score, lost, _, frame in steps(tracker, itertools.chain([first], frames), box):
+            for b, scores, lost, _, frame in track_targets(tracker, itertools.chain([first], frames), targets):
                 if interrupted:
                     break
                 index = args.start + tracked
                 tracked += 1
-                lost_frames += lost
-                if boxes:
-                    boxes.add(index, b, score, lost)
-                trail.append((b[0] + b[2] / 2, b[1] + b[3] / 2))
+                lost_frames += int(lost.sum())
+                for i, w in enumerate(writers):
+                    rows = slice(None) if len(writers) == 1 else slice(i, i + 1)
+                    w.add(index, b[rows], scores[rows], lost[rows])
+                for trail, box in zip(trails, b):
+                    trail.append((box[0] + box[2] / 2, box[1] + box[3] / 2))
                 if writer or window:
-                    heat = tracker.response if args.heatmap and tracked > 1 else None
-                    picture = draw(frame, b, score, index, list(trail), lost, heat)
+                    if several:
+                        picture = draw_targets(frame, b, scores, index, [list(t) for t in trails], lost)
+                    else:
+                        heat = tracker.trackers[0].response if args.heatmap and tracked > 1 else None
+                        picture = draw(frame, b[0], scores[0], index, list(trails[0]), lost[0], heat)
                     if writer:
                         writer.write(picture)
                     if window and not window.show(picture):
                         break
-                progress.update(note="  LOST" if lost else "")
+                gone = [str(i) for i, g in enumerate(lost, 1) if g]
+                progress.update(note=("  LOST " + ",".join(gone) if several else "  LOST") if gone else "")
         except UserError as e:  # the video stopped decoding: keep what was tracked
             stopped = str(e)
         finally:
@@ -260,14 +288,16 @@ def track_into(args, tracker, source_path, video_path, boxes_path, details, say)
                 window.close()
         if interrupted:
             stopped = f"interrupted at frame {args.start + tracked}"
-        if boxes:
-            boxes.finish()
-    for path in (video_path, boxes_path):
+        for w in writers:
+            w.finish()
+    for path in (video_path, *paths):
         if path and path != STDOUT:
             say(f"wrote {path} ({tracked} frames)")
     if stopped:
         error = Interrupted if interrupted else UserError
         raise error(f"{stopped}; the outputs hold the {tracked} frames tracked before it")
+    if several:
+        return f"{tracked} frames of {len(targets)} targets, {lost_frames} target-frames lost"
     return f"{tracked} frames, {lost_frames} lost"
 
 
@@ -301,9 +331,19 @@ def parser():
     )
     pick = t.add_mutually_exclusive_group(required=True)
     pick.add_argument(
-        "--bbox", help="the target in the first frame: X,Y,W,H in pixels (write --bbox=X,Y,W,H when X is negative)"
+        "--bbox",
+        action="append",
+        help="the target in the first frame: X,Y,W,H in pixels (write --bbox=X,Y,W,H when X is negative); "
+        "repeat it for several targets",
     )
-    pick.add_argument("--select", action="store_true", help="draw the box on the first frame")
+    pick.add_argument(
+        "--select",
+        nargs="?",
+        const=1,
+        type=target_count,
+        metavar="N",
+        help="draw the box on the first frame; --select N: draw N boxes, one per target",
+    )
     t.add_argument(
         "--output",
         help="annotated video to write (.mp4, H.264); with neither --output, --boxes nor --show, "
@@ -311,8 +351,10 @@ def parser():
     )
     t.add_argument(
         "--boxes",
-        help="boxes to write: .txt (x,y,w,h per frame), .csv (with a header, frame numbers, scores), "
-        ".json (scores and the run's details), or - for x,y,w,h lines on stdout",
+        help="boxes to write: .txt (x,y,w,h per frame; several targets: MOT Challenge lines "
+        "frame,id,x,y,w,h,score,-1,-1,-1, frames from 1), .csv (with a header, frame numbers, scores; several "
+        "targets: ids), .json (scores and the run's details), or - for lines on stdout; {id} in the name "
+        "writes a file per target",
     )
     t.add_argument("--start", type=frame_number, default=0, help="first frame to track, 0-based (default 0)")
     t.add_argument("--end", type=frame_number, help="stop before this frame (default: the last)")

@@ -139,6 +139,16 @@ def select_box(frame, title="drag a box round the target, then press Enter"):
     return ask_for_box(ask, say)
 
 
+def select_boxes(frame, count, draw):
+    """`count` boxes dragged on `frame` one after another, each shown on the frame (drawn by
+    `draw(frame, boxes)`) while the next is chosen."""
+    boxes = []
+    for i in range(count):
+        title = f"target {i + 1} of {count}: drag a box round it, then press Enter"
+        boxes.append(select_box(draw(frame, boxes) if boxes else frame, title))
+    return boxes
+
+
 class Window:
     """Shows frames as they come; show() turns False once the user presses q or Esc or closes it."""
 

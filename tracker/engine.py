@@ -1,8 +1,9 @@
 """What runs the network when tracking (`tracking.engine`): ONNX Runtime on graphs exported once and
 cached, or torch (torch_engine.py, also what exports the graphs).
 
-Either engine gives the tracker three things: set_exemplar(crop) with the first frame's exemplar
-crop, score_maps(crops) -> the response logits (N, n, n) of a stack of HWC uint8 search crops, and
+Either engine gives the tracker three things: exemplar(crop) -> a target's kernel, from its
+exemplar crop; score_maps(crops, kernels) -> the response logits (N, n, n) of a stack of HWC uint8
+search crops, each against its own kernel (several targets' crops go through in one batch); and
 upsample(map) -> the map resized by tracking.response_up. This module imports no torch: with the
 graphs in the cache, the tracker starts without it (torch's import alone takes ~2.5 s).
 """
@@ -12,6 +13,8 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+
+import numpy as np
 
 from .errors import UserError
 from .fileio import cache_dir, read_verified, write_verified
@@ -36,10 +39,10 @@ def search_shapes(tracking):
 
 
 def search_graphs(tracking):
-    """The search graphs for these tracking parameters, name -> crop stack shape: one per shape,
-    since with a fixed shape ONNX Runtime plans each run's memory once (2.7% of the fps)."""
-    shapes = {shape for shape in search_shapes(tracking).values() if shape}
-    return {f"search_{n}x{size}": (n, size, size, 3) for n, size, _, _ in sorted(shapes)}
+    """The search graphs for these tracking parameters, name -> crop size: one per size, each taking
+    stacks of any number of crops."""
+    sizes = {shape[1] for shape in search_shapes(tracking).values() if shape}
+    return {f"search_{size}": size for size in sorted(sizes)}
 
 
 def graph_names(tracking):
@@ -79,15 +82,19 @@ class OnnxEngine:
         # The upsampling is too small to split: a second thread would only wait for the first.
         sessions = {name: onnx_session(graph, 1 if name == "upsample" else threads) for name, graph in graphs.items()}
         self._exemplar, self._upsample = sessions.pop("exemplar"), sessions.pop("upsample")
-        self._search = {tuple(s.get_inputs()[0].shape): s for s in sessions.values()}
-        self.kernel = None  # the exemplar's inputs to the search graphs
+        self._search = {s.get_inputs()[0].shape[1]: s for s in sessions.values()}  # by crop size
 
-    def set_exemplar(self, crop):
-        kernel, bias = self._exemplar.run(None, {"crop": crop[None]})
-        self.kernel = {"kernel": kernel, "bias": bias}
+    def exemplar(self, crop):
+        return self._exemplar.run(None, {"crop": crop[None]})
 
-    def score_maps(self, crops):
-        return self._search[crops.shape].run(None, {"crops": crops, **self.kernel})[0]
+    def score_maps(self, crops, kernels):
+        return self._search[crops.shape[1]].run(None, self.inputs(crops, kernels))[0]
+
+    @staticmethod
+    def inputs(crops, kernels):
+        """The search graphs' inputs: the crops, and each crop's kernel and bias."""
+        kernel, bias = (np.concatenate(parts) for parts in zip(*kernels))
+        return {"crops": crops, "kernel": kernel, "bias": bias}
 
     def upsample(self, response):
         return self._upsample.run(None, {"response": response})[0]

@@ -3,7 +3,7 @@ a tracker over frames: init on the first frame, update on each later one."""
 
 import abc
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -37,6 +37,42 @@ class Tracker(abc.ABC):
         self.close()
 
 
+class MultiTracker:
+    """Several targets chosen on the first frame, one tracker each, made by `make()`:
+    `init(frame, boxes)`, then `update(frame) -> [(box, score), ...]` in the order of the boxes;
+    `lost` lists each target's flag. Ours (siamfc.SiamFCMultiTracker) scores all the targets'
+    search crops of a frame in one batch."""
+
+    def __init__(self, make: Callable[[], Tracker]):
+        self._make = make
+        self.trackers: list[Tracker] = []
+
+    def init(self, frame: np.ndarray, boxes: Sequence[Sequence[float]]) -> None:
+        """Start tracking the targets inside `boxes` on `frame`; forgets any earlier ones."""
+        self.close()
+        self.trackers = [self._make() for _ in boxes]
+        for tracker, box in zip(self.trackers, boxes):
+            tracker.init(frame, box)
+
+    def update(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Each target's box on the next frame, and the confidence in it."""
+        return [tracker.update(frame) for tracker in self.trackers]
+
+    @property
+    def lost(self) -> list[bool]:
+        return [tracker.lost for tracker in self.trackers]
+
+    def close(self) -> None:
+        for tracker in self.trackers:
+            tracker.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class Step(NamedTuple):
     """What the loop yields for one frame."""
 
@@ -59,3 +95,34 @@ def track(tracker: Tracker, frames: Iterable[np.ndarray], box: Sequence[float]) 
         tic = time.perf_counter()
         box, score = tracker.update(frame)
         yield Step(box, score, tracker.lost, time.perf_counter() - tic, frame)
+
+
+class Steps(NamedTuple):
+    """What the loop over several targets yields for one frame: a row per target."""
+
+    boxes: np.ndarray  # (targets, 4)
+    scores: np.ndarray
+    lost: np.ndarray
+    seconds: float  # spent in init() or update() on this frame, for all the targets
+    frame: np.ndarray
+
+
+def track_targets(
+    tracker: MultiTracker, frames: Iterable[np.ndarray], boxes: Sequence[Sequence[float]]
+) -> Iterator[Steps]:
+    """Steps per frame: init on the first of `frames` with `boxes` (the Steps hold them, scores 1),
+    update on every later one."""
+    frames = iter(frames)
+    first = next(frames)
+    tic = time.perf_counter()
+    tracker.init(first, boxes)
+    n = len(boxes)
+    yield Steps(
+        np.asarray(boxes, np.float64).reshape(n, 4), np.ones(n), np.zeros(n, bool), time.perf_counter() - tic, first
+    )
+    for frame in frames:
+        tic = time.perf_counter()
+        results = tracker.update(frame)
+        seconds = time.perf_counter() - tic
+        found = np.array([box for box, _ in results], np.float64).reshape(n, 4)
+        yield Steps(found, np.array([score for _, score in results]), np.array(tracker.lost, bool), seconds, frame)

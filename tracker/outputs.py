@@ -1,5 +1,6 @@
 """Where `track` writes and in what layout: a new numbered folder under runs/track by default, and
-the boxes as groundtruth.txt-like lines, CSV rows with a header, or JSON with the run's details."""
+the boxes as groundtruth.txt-like lines (several targets: the MOT Challenge's lines), CSV rows with
+a header, or JSON with the run's details."""
 
 import itertools
 import json
@@ -12,6 +13,7 @@ from .errors import UserError
 
 RUNS = os.path.join("runs", "track")  # relative to the working directory, like runs/demo
 CSV_HEADER = "frame,x,y,w,h,score,lost\n"
+TARGETS_CSV_HEADER = "frame,id,x,y,w,h,score,lost\n"
 STDOUT = "-"
 
 
@@ -50,25 +52,46 @@ def box_format(path):
 
 
 class BoxWriter:
-    """Writes the boxes to the open file `f` as tracking goes: x,y,w,h lines like groundtruth.txt
-    for `fmt` 'txt', CSV rows with a header for 'csv', or, on finish(), JSON holding `details` (a
-    dict: source, frame size, tracker, ...) and every frame's box, score and lost flag for 'json'."""
+    """Writes the boxes of `targets` targets to the open file `f` as tracking goes, for `fmt`:
 
-    def __init__(self, f, fmt, details):
+    - 'txt': one target's x,y,w,h lines like groundtruth.txt; several targets' lines in the MOT
+      Challenge layout, frame,id,x,y,w,h,score,-1,-1,-1, frames counted from 1 as there;
+    - 'csv': rows with a header (frame,x,y,w,h,score,lost; with several targets an id after frame);
+    - 'json', on finish(): `details` (a dict: source, frame size, tracker, ...) and every frame's
+      box, score and lost flag (several targets: a list of them with their ids, under "targets").
+
+    Target ids are 1, 2, ... in the order the boxes were given."""
+
+    def __init__(self, f, fmt, details, targets=1):
         self._f, self._fmt, self._details, self._frames = f, fmt, details, []
+        self._several = targets > 1
         # A pipe's reader, e.g. a script following a camera, wants each box as soon as it exists.
         self._live = f is sys.stdout
         if fmt == "csv":
-            f.write(CSV_HEADER)
+            f.write(TARGETS_CSV_HEADER if self._several else CSV_HEADER)
 
-    def add(self, frame, box, score, lost):
-        """Frame number `frame` (of the source), tracked at `box` with `score`, `lost` or not."""
-        box = [round(float(v), 2) for v in box]
+    def add(self, frame, boxes, scores, lost):
+        """Frame number `frame` (of the source): each target's box (x, y, w, h), score and lost flag."""
+        rows = [
+            {"id": i, "box": [round(float(v), 2) for v in box], "score": round(float(score), 4), "lost": bool(gone)}
+            for i, (box, score, gone) in enumerate(zip(boxes, scores, lost), 1)
+        ]
         if self._fmt == "json":
-            self._frames.append({"frame": frame, "box": box, "score": round(score, 4), "lost": lost})
+            if self._several:
+                self._frames.append({"frame": frame, "targets": rows})
+            else:
+                self._frames.append({"frame": frame, **{k: v for k, v in rows[0].items() if k != "id"}})
             return
-        values = ",".join(f"{v:.2f}" for v in box)
-        self._f.write(f"{frame},{values},{score:.4f},{int(lost)}\n" if self._fmt == "csv" else values + "\n")
+        for row in rows:
+            values = ",".join(f"{v:.2f}" for v in row["box"])
+            score, lost, target = f"{row['score']:.4f}", int(row["lost"]), row["id"]
+            if self._fmt == "csv":
+                line = (
+                    f"{frame},{target},{values},{score},{lost}" if self._several else f"{frame},{values},{score},{lost}"
+                )
+            else:
+                line = f"{frame + 1},{target},{values},{score},-1,-1,-1" if self._several else values
+            self._f.write(line + "\n")
         if self._live:
             self._f.flush()
 

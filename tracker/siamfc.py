@@ -12,7 +12,7 @@ from .config import check_rules
 from .engine import search_shapes
 from .errors import UserError
 from .geometry import context_size, crop, cxcywh_to_xywh, shrink_around, tile_centres, warp_square, xywh_to_cxcywh
-from .interface import Tracker
+from .interface import MultiTracker, Tracker
 from .params import RULES
 from .pixels import to_bgr8
 
@@ -47,7 +47,8 @@ class SiamFCTracker(Tracker):
 
     def __init__(self, engine, params):
         check_rules(params, RULES, "the tracking parameters")  # also those set in code, not a file
-        self.p = p = params["tracking"]
+        self.params, self.p = params, params["tracking"]
+        p = self.p
         # The engine also upsamples the response: numpy's BLAS would run its own threads, which spin
         # on the second core after every product and starve whatever else runs there.
         self.engine = engine
@@ -93,7 +94,7 @@ class SiamFCTracker(Tracker):
         # Crops reaching outside the frame are padded with the first frame's mean colour, as in
         # SiamFC: recomputing it every frame would cost more than a search crop's warp.
         self._fill = cv2.mean(frame)[:3]
-        self.engine.set_exemplar(crop(frame, self.center, z_side, self.p["exemplar_size"], self._fill))
+        self.kernel = self.engine.exemplar(crop(frame, self.center, z_side, self.p["exemplar_size"], self._fill))
         self.lost = False
         self._found = self.size, self.x_side  # the size where the target was last found
         self._tile = 0  # the next re-detection tile
@@ -118,26 +119,37 @@ class SiamFCTracker(Tracker):
         """The target's box (x, y, w, h, floats) on the next frame, and the score: the sigmoid of
         the response peak, in (0, 1). Sets `lost` and `response`. While lost, one tile of a search
         over the whole frame may find the target again."""
-        frame = to_bgr8(frame)
-        box, score = self._search(frame)
+        steps = self.steps(to_bgr8(frame))
+        crops = next(steps)
+        while True:
+            try:
+                crops = steps.send(self.score_maps(crops))
+            except StopIteration as done:
+                return done.value
+
+    def steps(self, frame):
+        """update()'s work on a BGR frame, as a generator that yields each stack of search crops for
+        the network, is sent their score maps, and returns (box, score): SiamFCMultiTracker scores
+        the crops of several targets together."""
+        box, score = yield from self._search(frame)
         if not self.lost:
             self._found = self.size, self.x_side
         elif self._tile_crop is not None:
-            box, score = self._redetect(frame, box, score)
+            box, score = yield from self._redetect(frame, box, score)
         return box, score
 
     def _search(self, frame):
         """Search around the last position: (box, score)."""
         if not self._two_pass:
             crops = self.search_crops(frame)
-            return self.locate(self.score_maps(crops), frame.shape, crops)
+            return self.locate((yield crops), frame.shape, crops)
         # The centre scale places the target; the side scales, cut smaller around that place, then
         # only have to say whether it looks bigger or smaller there.
         crops = self.search_crops(frame, self.scale_factors[self._mid : self._mid + 1])
         colour = self.colour and self._beside.submit(self.colour_scores, crops[0], 1.0)
-        centre = self.score_maps(crops)[0]
+        centre = (yield crops)[0]
         self.move(centre, 1.0, frame.shape, colour and colour.result())
-        side_maps = self.score_maps(self.search_crops(frame, self.side_factors, self.side_crops))
+        side_maps = yield self.search_crops(frame, self.side_factors, self.side_crops)
         side = side_maps.reshape(len(side_maps), -1).max(1)
         return self._rescale(np.concatenate([side[: self._mid], [centre.max()], side[self._mid :]]))
 
@@ -158,7 +170,7 @@ class SiamFCTracker(Tracker):
 
     def score_maps(self, crops):
         """The response logits of the search crops, one map per crop."""
-        return self.engine.score_maps(crops)
+        return self.engine.score_maps(crops, [self.kernel] * len(crops))
 
     def locate(self, maps, frame_shape, crops):
         """Move the target to the best response, damping the scale change; returns (box, score)."""
@@ -244,7 +256,7 @@ class SiamFCTracker(Tracker):
         centre = np.asarray(tiles[self._tile % len(tiles)])
         self._tile += 1
         crop(frame, centre, x_side, p["instance_size"], self._fill, self._tile_crop[0])
-        response = self.score_maps(self._tile_crop)[0]
+        response = (yield self._tile_crop)[0]
         y, x = np.unravel_index(np.argmax(response), response.shape)
         found = score_of(response[y, x])
         if found < p["redetect_threshold"] or found <= score:
@@ -254,3 +266,35 @@ class SiamFCTracker(Tracker):
         self.correct(centre=np.clip(centre + disp, 0, [w, h]), size=size)  # as move() keeps it in the frame
         self.lost = False
         return cxcywh_to_xywh([*self.center, *self.size]), found
+
+
+class SiamFCMultiTracker(MultiTracker):
+    """Several targets, a SiamFCTracker (or `cls`) each with `params`, all on one `engine`: the
+    search crops of a frame go through the network together, one batch for each crop size in each
+    round of the targets' steps (centre scale, side scales, re-detection's tiles). One target gets
+    exactly SiamFCTracker's boxes."""
+
+    def __init__(self, engine, params, cls=SiamFCTracker):
+        super().__init__(lambda: cls(engine, params))
+        self.engine = engine
+
+    def update(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        frame = to_bgr8(frame)
+        steps = [tracker.steps(frame) for tracker in self.trackers]
+        results = [None] * len(steps)
+        asked = {i: next(s) for i, s in enumerate(steps)}  # every target searches at least once
+        while asked:
+            answers = {}
+            for size in {crops.shape[1] for crops in asked.values()}:
+                ids = [i for i, crops in asked.items() if crops.shape[1] == size]
+                counts = [len(asked[i]) for i in ids]
+                kernels = [self.trackers[i].kernel for i, n in zip(ids, counts) for _ in range(n)]
+                maps = self.engine.score_maps(np.concatenate([asked[i] for i in ids]), kernels)
+                answers.update(zip(ids, np.split(maps, np.cumsum(counts)[:-1])))
+            asked = {}
+            for i, maps in answers.items():
+                try:
+                    asked[i] = steps[i].send(maps)
+                except StopIteration as done:
+                    results[i] = done.value
+        return results

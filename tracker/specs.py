@@ -55,6 +55,19 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
     return make_peer(name, peer_models)
 
 
+def make_multi_tracker(name, config=None, weights=None, peer_models=None, device="cpu", tracking=None):
+    """make_tracker's tracker for several targets: init(frame, boxes) / update(frame) -> [(box, score), ...].
+    Ours scores all the targets' crops of a frame in one batch; a peer runs one tracker per target."""
+    if name == "siamfc":
+        from .build import build_multi_tracker
+
+        return build_multi_tracker(config, weights, device, tracking)
+    from .interface import MultiTracker
+
+    make_tracker(name, peer_models=peer_models)  # an unknown or unavailable peer fails here, not on the first frame
+    return MultiTracker(functools.partial(make_peer, name, peer_models))
+
+
 def parse_spec(spec):
     """(name, config, weights) of a --trackers spec: a tracker's name, for ours optionally followed by
     ':CONFIG' (a YAML file or a shipped config's name) and '@WEIGHTS'; absent parts are None."""
