@@ -3,6 +3,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -545,3 +546,58 @@ def test_a_validation_loss_each_epoch_on_held_out_sequences(tmp_path):
     # Without held-out sequences, no validation.
     plain = run_train(write_config(tmp_path / "plain", tmp_path / "cache"))
     assert plain["val_loss"] == [] and plain["val_auc"] == []
+
+
+def torchrun(config, *extra, processes=2):
+    """run_tracker.py train in `processes` processes under torchrun, as on a multi-GPU machine."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    command += [os.path.join(ROOT, "run_tracker.py"), "train", "--config", config, *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory, cache):
+    folder = tmp_path_factory.mktemp("two")
+    done = torchrun(write_config(folder, cache))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder / "out", done
+
+
+def test_two_processes_follow_one_process_loss_curve(two_processes, run_a):
+    """The same global batch of the same pairs, each process making and scoring half of it, DDP
+    averaging the gradients: one process's losses, up to the BatchNorms, which see half a batch
+    each (measured: within 0.15%)."""
+    out, done = two_processes
+    two = json.loads((out / "history.json").read_text())["loss"]
+    np.testing.assert_allclose(two, run_a[1]["loss"], rtol=0.01)
+    assert (done.stdout + done.stderr).count("wrote ") == 1  # one process writes and speaks
+
+
+def test_killed_processes_resume_to_the_same_result(tmp_path, cache, two_processes):
+    config = write_config(tmp_path, cache)
+    ckpt = tmp_path / "out" / "checkpoint.pt"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command += [os.path.join(ROOT, "run_tracker.py"), "train", "--config", config]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.time() + 120
+        while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # every process at once, as when the machine dies
+        proc.wait()
+    assert load_checkpoint(str(ckpt))["epoch"] == 1, "the kill came too late to interrupt the run"
+    done = torchrun(config, "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed = json.loads((tmp_path / "out" / "history.json").read_text())["loss"]
+    uninterrupted = json.loads((two_processes[0] / "history.json").read_text())["loss"]
+    np.testing.assert_allclose(resumed, uninterrupted, atol=1e-5, rtol=0)
+
+
+def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, cache):
+    done = torchrun(write_config(tmp_path, cache), "--set", "train.batch_size=7")
+    assert done.returncode != 0
+    assert "train.batch_size 7 does not split evenly over 2 processes" in done.stderr
