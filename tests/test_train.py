@@ -28,6 +28,7 @@ from tracker.train import (
     tracking_config_for,
     train,
     usage_lines,
+    video_weights,
     warp,
 )
 
@@ -507,6 +508,48 @@ def test_training_reads_coco_boxes_as_still_images(tmp_path):
     assert trained_on(train_on(data, tmp_path)[0]) == "training on 7 crops (3 from still images) from 3 groups"
     names = sorted(p.name for p in (tmp_path / "cache").rglob("*.npz"))
     assert names == ["coco_cat.npz", "coco_traffic_light.npz", "seq_a.npz"]
+
+
+def test_sources_are_mixed_by_weight(tmp_path):
+    """A GOT-10k folder of two sequences and one of ours (the data.root) of one, weighted 3 to 1:
+    three quarters of the video pairs from the GOT-10k folder, half from each of its sequences."""
+    got = got10k_folder(tmp_path / "got10k")
+    ours = got10k_folder(tmp_path / "ours", names=("seq_c",))
+    sources = [{"root": str(got), "weight": 3.0}]
+    log, _ = train_on({"root": str(ours), "weight": 1.0, "sources": sources}, tmp_path)
+    assert trained_on(log) == "training on 12 crops (0 from still images) from 3 groups"
+    paths = sorted(str(p) for p in (tmp_path / "cache").rglob("*.npz"))
+    weights = video_weights(paths, [{"root": str(ours), "weight": 1.0}, {"root": str(got), "weight": 3.0}])
+    names = [os.path.basename(p) for p in paths]
+    assert dict(zip(names, weights)) == {"seq_a.npz": 1.5, "seq_b.npz": 1.5, "seq_c.npz": 1.0}
+    groups = np.repeat([0, 1, 2], 4)
+    sampler = PairSampler(groups, np.tile(np.arange(4), 3), np.zeros(12, bool), 10, 0.0, 0.0, video_weights=weights)
+    z, _, _ = sampler.sample(20000, np.random.default_rng(0))
+    np.testing.assert_allclose(np.bincount(groups[z]) / 20000, [0.375, 0.375, 0.25], atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "sources, problem",
+    [
+        (["/data/got10k"], r"data.sources\[0\] .* must be a mapping"),
+        ([{"rot": "/data"}], r"unknown config key 'data.sources\[0\].rot'"),
+        ([{"root": "/data", "weight": 0}], r"data.sources\[0\] .* a weight above 0"),
+        ([{"root": "/no/such/folder"}], r"not found: /no/such/folder; check the roots in data.sources"),
+    ],
+)
+def test_a_bad_source_is_a_one_line_error(tmp_path, sources, problem):
+    root = got10k_folder(tmp_path / "got10k", names=("seq_a",))
+    with pytest.raises(UserError, match=problem) as e:
+        train_on({"root": str(root), "sources": sources}, tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_equal_weights_draw_the_pairs_drawn_without_them():
+    groups, frames = np.repeat([0, 1, 2], 4), np.tile(np.arange(4), 3)
+    plain = PairSampler(groups, frames, np.zeros(12, bool), 10, 0.0, 0.4)
+    weighted = PairSampler(groups, frames, np.zeros(12, bool), 10, 0.0, 0.4, video_weights=[2.0, 2.0, 2.0])
+    a, b = plain.sample(50, np.random.default_rng(1)), weighted.sample(50, np.random.default_rng(1))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def test_a_file_that_is_not_coco_is_a_one_line_error(tmp_path):

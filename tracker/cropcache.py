@@ -150,12 +150,14 @@ def build(
     context=0.5,
     fmt="auto",
     coco=("", ""),
+    more=(),
 ):
     """Fill folders of `cache_dir` named for the settings and each source with one .npz per
     sequence (and per image set); returns their paths. The sequences are those of the `fmt` layout
     at `root` named in the `split` file (None: all of them); every `frame_stride`-th usable frame
     of a sequence is kept, and at most about `max_set_boxes` boxes of an image set (0: all). `coco`:
-    a COCO detection file and its images' folder, or empty strings for none.
+    a COCO detection file and its images' folder, or empty strings for none. `more`: further
+    sequence sources, each (root, fmt, split).
 
     Without the data folder, a cache built earlier (or copied from elsewhere) is used as it is:
     every source's groups of these settings.
@@ -177,6 +179,12 @@ def build(
     jobs += [(here, job) for job in image_jobs(root, max_set_boxes)] if images else []
     if coco_file:
         jobs += [(source_folder(cache_dir, coco_file), job) for job in coco_jobs(coco_file, coco_images, max_set_boxes)]
+    for other, other_fmt, other_split in more:
+        if not os.path.isdir(other):
+            raise UserError(f"training data folder not found: {other}; check the roots in data.sources")
+        jobs += [
+            (source_folder(cache_dir, other), job) for job in sequence_jobs(other, other_fmt, other_split, frame_stride)
+        ]
     progress = Progress("crop cache", sum(job[1] for _, job in jobs), "targets")
     paths = [os.path.join(folder, job[0] + ".npz") for folder, job in jobs]
     # A file that is not exactly what save_group wrote (a changed byte, or one from before the

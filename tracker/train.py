@@ -5,6 +5,7 @@ twice through different augmentations. Augmentation runs batched in torch (one a
 crop), so the same code feeds a CPU or a GPU.
 """
 
+import collections
 import copy
 import io
 import itertools
@@ -23,7 +24,7 @@ from torch import nn
 from . import cropcache
 from . import weights as weights_io
 from .architecture import CONFIG_CHOICES, TOTAL_STRIDE
-from .config import CONFIG_DIR, at_least, between, load_config, read_yaml, shipped_configs
+from .config import CONFIG_DIR, at_least, between, load_config, merge, read_yaml, shipped_configs
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
 from .model import SiamFC, load_mobilenet_v1
@@ -38,6 +39,10 @@ DEFAULTS = {
         "format": "auto",  # the layout at data.root: auto, or one the benchmark reads (video, got10k, lasot, ...)
         "split": "train.txt",  # a file of sequence names, in data.root or a path; empty: every sequence
         "images": True,  # also data.root/images/<set>/annotations.json (docs/training.md)
+        "weight": 1.0,  # data.root's sequences' share of the video pairs, against each of data.sources'
+        # More sequence folders, mixed in by weight: a list of {root, format, split, weight}, each
+        # key as data.root's (docs/training.md).
+        "sources": [],
         "coco": "",  # a COCO-format detection file whose boxes join the still images
         "coco_images": "",  # the folder of its images (empty: the file's own folder)
         "cache": "cache/crops",
@@ -94,6 +99,7 @@ RULES = (
     between("data.image_prob", 0, 1),
     between("data.negative_prob", 0, 1),
     between("data.distractor_prob", 0, 1),
+    (("data.weight",), lambda w: w > 0, "more than 0, e.g. 1.0"),
     (("data.val_fraction",), lambda v: 0 <= v < 1, "0 or more and less than 1, e.g. 0.1"),
     at_least("data.val_pairs", 1),
     at_least("data.val_frames", 0),
@@ -127,9 +133,12 @@ class PairSampler:
 
     Crops of one group are stored in frame order, so the partners of crop i within `max_gap`
     frames form one index range [lo[i], hi[i]); sampling is then a few vector operations.
+    `video_weights` (by group id; None: all 1) weighs how often each video is drawn.
     """
 
-    def __init__(self, groups, frames, still, max_gap, image_prob, negative_prob, distractor_prob=0.0):
+    def __init__(
+        self, groups, frames, still, max_gap, image_prob, negative_prob, distractor_prob=0.0, video_weights=None
+    ):
         self.groups, self.still = groups, still
         self.image_prob, self.negative_prob, self.distractor_prob = image_prob, negative_prob, distractor_prob
         self.group_start = np.searchsorted(groups, groups, "left")
@@ -140,12 +149,18 @@ class PairSampler:
         videos = np.unique(groups[~still])
         self.video_start = np.searchsorted(groups, videos, "left")
         self.video_len = np.searchsorted(groups, videos, "right") - self.video_start
+        weights = None if video_weights is None else np.asarray(video_weights, np.float64)[videos]
+        # Equal weights draw as before the weights existed: the same pairs for the same seed.
+        self.video_p = None if weights is None or np.ptp(weights) == 0 else weights / weights.sum()
         self.stills = np.flatnonzero(still)
 
     def sample(self, n, rng):
         z = x = self.stills[rng.integers(len(self.stills), size=n)] if len(self.stills) else np.zeros(n, np.int64)
         if len(self.video_start):
-            v = rng.integers(len(self.video_start), size=n)
+            if self.video_p is None:
+                v = rng.integers(len(self.video_start), size=n)
+            else:
+                v = rng.choice(len(self.video_start), size=n, p=self.video_p)
             vz = self.video_start[v] + (rng.random(n) * self.video_len[v]).astype(np.int64)
             vx = self.lo[vz] + (rng.random(n) * (self.hi[vz] - self.lo[vz])).astype(np.int64)
             video = rng.random(n) >= (self.image_prob if len(self.stills) else 0)
@@ -247,6 +262,36 @@ def pairs_loss(net, batch, r_pos, bf16):
     target = labels(centre, logits.shape[-1], r_pos)
     target[neg] = 0
     return balanced_loss(logits.float(), target)
+
+
+SOURCE = {"root": "", "format": "auto", "split": "", "weight": 1.0}  # an item of data.sources
+
+
+def check_sources(items, where):
+    """data.sources' items, each a mapping of SOURCE's keys (the defaults filled in), or a
+    UserError naming the item and what is wrong."""
+    sources = []
+    for i, item in enumerate(items):
+        name = f"data.sources[{i}]"
+        if not isinstance(item, dict):
+            raise UserError(f"{name} in {where} must be a mapping of {', '.join(SOURCE)}, e.g. {{root: /data/got10k}}")
+        source = merge(SOURCE, item, ("data", f"sources[{i}]"), where, {})
+        if not source["root"] or source["weight"] <= 0:
+            raise UserError(
+                f"{name} in {where} needs a root and a weight above 0, e.g. {{root: /data/got10k, weight: 2}}"
+            )
+        sources.append(source)
+    return sources
+
+
+def video_weights(paths, sources):
+    """Each group's weight in drawing videos: its source's weight over the source's number of
+    groups, so that each source gives its weight's share of the video pairs (still-image groups
+    are drawn apart, by data.image_prob)."""
+    weight_of = {os.path.basename(cropcache.source_folder("", s["root"])): s["weight"] for s in sources}
+    folders = [os.path.basename(os.path.dirname(p)) for p in paths]
+    counts = collections.Counter(folders)
+    return np.array([weight_of.get(f, 1.0) / counts[f] for f in folders])
 
 
 def held_out(groups, still, fraction):
@@ -537,6 +582,8 @@ def train(
 
     if not lead:
         barrier()  # the crops are cut once, by the lead process
+    sources = [{"root": d["root"], "format": d["format"], "split": d["split"], "weight": d["weight"]}]
+    sources += check_sources(d["sources"], config or DEFAULT_CONFIG)
     paths = cropcache.build(
         d["root"],
         d["split"] or None,
@@ -547,6 +594,7 @@ def train(
         d["jpeg_quality"],
         fmt=d["format"],
         coco=(d["coco"], d["coco_images"] or os.path.dirname(d["coco"])),
+        more=[(s["root"], s["format"], s["split"] or None) for s in sources[1:]],
     )
     if lead:
         barrier()
@@ -558,6 +606,8 @@ def train(
         print(f"validating on {len(np.unique(groups[val]))} held-out sequences ({val.sum()} crops)", file=log)
     train_index, val_index = np.flatnonzero(~val), np.flatnonzero(val)
 
+    weights = video_weights(paths, sources)
+
     def sampler_of(index):
         return PairSampler(
             groups[index],
@@ -567,6 +617,7 @@ def train(
             d["image_prob"],
             d["negative_prob"],
             d["distractor_prob"],
+            weights,
         )
 
     sampler = sampler_of(train_index)
