@@ -1,4 +1,5 @@
-"""The command line: track a video (the default), benchmark trackers, compare two benchmark runs, train the network."""
+"""The command line: track a video (the default), benchmark trackers, compare two benchmark runs, convert a
+dataset's layout, train the network."""
 
 import argparse
 import collections
@@ -30,11 +31,15 @@ def parse_bbox(text):
     return box
 
 
-def target_count(text):
-    """argparse's type for --select N."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of targets; give 1 or more, e.g. 2")
-    return int(text)
+def count_of(what):
+    """argparse's type for a number of `what`, 1 or more (--select N, --limit N)."""
+
+    def parse(text):
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}; give 1 or more, e.g. 2")
+        return int(text)
+
+    return parse
 
 
 def frame_number(text):
@@ -340,7 +345,7 @@ def parser():
         "--select",
         nargs="?",
         const=1,
-        type=target_count,
+        type=count_of("targets"),
         metavar="N",
         help="draw the box on the first frame; --select N: draw N boxes, one per target",
     )
@@ -373,6 +378,13 @@ def parser():
     from .compare import add_arguments as add_compare_arguments
 
     add_compare_arguments(c)
+
+    v = sub.add_parser("convert", help="write a dataset's sequences in another layout (GOT-10k, LaSOT, OTB)")
+    v.add_argument("dataset", help="dataset folder in any layout the benchmark reads, or a video with a .txt of boxes")
+    v.add_argument("out", help="folder to write the sequences into")
+    v.add_argument("--format", required=True, choices=["got10k", "lasot", "otb"], help="the layout to write")
+    v.add_argument("--split", help="file of sequence names to convert (default: all)")
+    v.add_argument("--limit", type=count_of("sequences"), help="convert at most this many sequences")
 
     r = sub.add_parser("train", help="train the network on sequences and still images")
     r.add_argument(
@@ -445,6 +457,13 @@ def run(args):
         from .compare import main as compare
 
         compare(args)
+    elif args.command == "convert":
+        from .layouts import convert
+        from .sequences import load_dataset
+
+        sequences = load_dataset(args.dataset, "auto", args.split)[: args.limit]
+        names = convert(sequences, args.out, args.format)
+        print(f"wrote {len(names)} sequences into {args.out} ({args.format} layout)")
     else:
         from .train import train
 
