@@ -386,6 +386,16 @@ def parser():
     v.add_argument("--split", help="file of sequence names to convert (default: all)")
     v.add_argument("--limit", type=count_of("sequences"), help="convert at most this many sequences")
 
+    w = sub.add_parser("serve", help="a local web page to track with: choose the objects in the browser")
+    w.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    w.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    w.add_argument("--root", default=".", help="folder whose videos the page may open (default: the current one)")
+    w.add_argument("--work", default=os.path.join("runs", "serve"), help="folder for uploads and results")
+    w.add_argument("--max-upload-mb", type=count_of("megabytes"), default=500, help="upload size limit (default 500)")
+    w.add_argument("--tracker", default="siamfc", choices=TRACKERS, help="tracker to run (default siamfc)")
+    w.add_argument("--peer-models", help="folder of the nano/vit ONNX files (default ../shared/models)")
+    add_model_arguments(w)
+
     r = sub.add_parser("train", help="train the network on sequences and still images")
     r.add_argument(
         "--config",
@@ -457,6 +467,15 @@ def run(args):
         from .compare import main as compare
 
         compare(args)
+    elif args.command == "serve":
+        from .specs import make_multi_tracker
+        from .web import serve
+
+        make = functools.partial(
+            make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models, args.device
+        )
+        make().close()  # a tracker that cannot be built fails now, not on the first job
+        serve(args.host, args.port, args.root, args.work, make, args.max_upload_mb)
     elif args.command == "convert":
         from .layouts import convert
         from .sequences import load_dataset
