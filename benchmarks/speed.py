@@ -164,18 +164,18 @@ def layer_times(tracker, crops, repeats=30):
     kinds = collections.defaultdict(lambda: [0.0, 0.0])
     if not isinstance(tracker.engine, OnnxEngine):
         return {}
-    names = {shape: name for name, shape in search_graphs(tracker.p).items()}
+    names = {size: name for name, size in search_graphs(tracker.p).items()}
     events = []
     with tempfile.TemporaryDirectory() as folder:
         for batch in crops:
             session = onnx_session(
-                tracker.engine.graphs[names[batch.shape]],
+                tracker.engine.graphs[names[batch.shape[1]]],
                 tracker.p["threads"],
                 enable_profiling=True,
                 profile_file_prefix=os.path.join(folder, "profile"),
             )
             for _ in range(repeats):
-                session.run(None, {"crops": batch, **tracker.engine.kernel})
+                session.run(None, OnnxEngine.inputs(batch, [tracker.kernel] * len(batch)))
             with open(session.end_profiling()) as f:
                 events += json.load(f)
     for event in events:

@@ -58,7 +58,7 @@ def main():
     counts = [int(c) for c in args.counts.split(",")]
     sequences = startable(load_dataset(args.data, "auto", args.sequences))
     trackers = {t: build_multi_tracker(tracking={"threads": t}) for t in THREADS}
-    progress = Progress("targets", len(sequences) * len(counts) * len(THREADS))
+    progress = Progress("targets", len(sequences) * len(counts) * len(THREADS), "runs")
     results = {(c, t): [] for c in counts for t in THREADS}
     for seq in sequences:
         start = first_visible(seq)

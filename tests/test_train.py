@@ -640,6 +640,13 @@ def test_killed_processes_resume_to_the_same_result(tmp_path, cache, two_process
     np.testing.assert_allclose(resumed, uninterrupted, atol=1e-5, rtol=0)
 
 
+def test_frozen_layers_train_in_two_processes(tmp_path, cache):
+    """As the shipped recipe freezes its first convolutions: no gradient for DDP to wait on there."""
+    done = torchrun(write_config(tmp_path, cache), "--set", "train.freeze_convs=3", "train.epochs=1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(json.loads((tmp_path / "out" / "history.json").read_text())["loss"]) == 1
+
+
 def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, cache):
     done = torchrun(write_config(tmp_path, cache), "--set", "train.batch_size=7")
     assert done.returncode != 0

@@ -199,3 +199,25 @@ def test_a_stopped_job_leaves_no_files(server):
     assert not (work / "jobs").exists() or job["id"] not in os.listdir(work / "jobs")
     status, body = post(base + "/api/jobs", {"video": video["id"], "boxes": [[900, 900, 10, 10]]})
     assert status == 400 and "outside the 640x360 frame" in body["error"]
+
+
+def test_an_upload_over_the_limit_is_refused_and_not_kept(server, tmp_path):
+    base, work = server
+    boundary = "siamtrack"
+    big = b"\0" * (3 << 20)  # the fixture's limit is 1 MB
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+        + big
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        base + "/api/videos/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=60)
+    assert e.value.code == 400
+    assert json.loads(e.value.read())["error"].startswith("big.mp4 is larger than the 1 MB upload limit")
+    assert not [n for n in os.listdir(work / "uploads") if n.endswith(".mp4")]

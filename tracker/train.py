@@ -643,15 +643,16 @@ def train(
         net.load_state_dict(start.state_dict())
     # channels_last: on a CPU, training runs 1.7x faster in it (measured: 52 vs 30 pairs/s).
     net.to(device, memory_format=torch.channels_last)
-    # Each process computes its share of the batch; DDP averages their gradients, which is the
-    # gradient of the whole batch.
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     opt = torch.optim.SGD(
         param_groups(net, t["freeze_convs"], t["backbone_lr"]),
         lr=t["lr"],
         momentum=t["momentum"],
         weight_decay=t["weight_decay"],
     )
+    # Each process computes its share of the batch; DDP averages their gradients, which is the
+    # gradient of the whole batch. Wrapped after param_groups froze what it freezes: DDP waits for
+    # a gradient of every parameter that wants one.
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
     history, rates, val_history, auc_history, start_epoch = [], [], [], [], 0
     if state:
