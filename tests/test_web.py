@@ -128,7 +128,7 @@ def test_draw_a_box_track_to_the_end_correct_and_download(server, browser, tmp_p
     links = {
         a.get_attribute("id"): a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#downloads a")
     }
-    assert set(links) == {"download-mp4", "download-txt", "download-json", "download-csv"}
+    assert set(links) == {"download-mp4", "download-txt", "download-mot", "download-json", "download-csv"}
     video = tmp_path / "tracked.mp4"
     video.write_bytes(fetch(links["download-mp4"]))
     with open_source(str(video)) as frames:
@@ -136,6 +136,9 @@ def test_draw_a_box_track_to_the_end_correct_and_download(server, browser, tmp_p
     boxes = np.loadtxt(fetch(links["download-txt"]).decode().splitlines(), delimiter=",")
     assert boxes.shape == (116, 4)
     np.testing.assert_allclose(boxes[0], BOX, atol=1.5)  # the box as dragged, to the pixel
+    mot = np.loadtxt(fetch(links["download-mot"]).decode().splitlines(), delimiter=",")
+    assert mot.shape == (116, 10) and mot[:, 0].tolist() == list(range(1, 117)) and (mot[:, 1] == 1).all()
+    np.testing.assert_allclose(mot[:, 2:6], boxes, atol=0.01)
 
     # A reload finds the job again by the id in the address.
     browser.refresh()
@@ -221,3 +224,21 @@ def test_an_upload_over_the_limit_is_refused_and_not_kept(server, tmp_path):
     assert e.value.code == 400
     assert json.loads(e.value.read())["error"].startswith("big.mp4 is larger than the 1 MB upload limit")
     assert not [n for n in os.listdir(work / "uploads") if n.endswith(".mp4")]
+
+
+def test_two_jobs_at_once_keep_apart(server):
+    """As two tabs or users would: each job tracks its own boxes, and neither sees the other's."""
+    base, _ = server
+    _, video = post(base + "/api/videos/path", {"path": "bunny.mp4"})
+    starts = [[list(BOX)], [[400, 40, 80, 60], [300, 200, 50, 50]]]
+    ids = [post(base + "/api/jobs", {"video": video["id"], "boxes": boxes})[1]["id"] for boxes in starts]
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        states = [json.loads(fetch(f"{base}/api/jobs/{i}"))["state"] for i in ids]
+        if all(state == "done" for state in states):
+            break
+        time.sleep(0.1)
+    assert states == ["done", "done"]
+    for i, boxes in zip(ids, starts):
+        series = json.loads(fetch(f"{base}/api/jobs/{i}/series"))
+        assert len(series["boxes"]) == 116 and series["boxes"][0] == boxes

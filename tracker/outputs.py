@@ -56,6 +56,7 @@ class BoxWriter:
 
     - 'txt': one target's x,y,w,h lines like groundtruth.txt; several targets' lines in the MOT
       Challenge layout, frame,id,x,y,w,h,score,-1,-1,-1, frames counted from 1 as there;
+    - 'mot': the MOT Challenge layout whatever the number of targets;
     - 'csv': rows with a header (frame,x,y,w,h,score,lost; with several targets an id after frame);
     - 'json', on finish(): `details` (a dict: source, frame size, tracker, ...) and every frame's
       box, score and lost flag (several targets: a list of them with their ids, under "targets").
@@ -64,7 +65,7 @@ class BoxWriter:
 
     def __init__(self, f, fmt, details, targets=1):
         self._f, self._fmt, self._details, self._frames = f, fmt, details, []
-        self._several = targets > 1
+        self._several = targets > 1 or fmt == "mot"
         # A pipe's reader, e.g. a script following a camera, wants each box as soon as it exists.
         self._live = f is sys.stdout
         if fmt == "csv":

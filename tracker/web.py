@@ -26,7 +26,7 @@ from .outputs import BoxWriter
 from .video import VIDEO_EXTENSIONS, VideoWriter, open_source
 
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "webpage", "index.html")
-FILES = {"mp4": "tracked.mp4", "txt": "boxes.txt", "json": "boxes.json", "csv": "boxes.csv"}
+FILES = {"mp4": "tracked.mp4", "txt": "boxes.txt", "mot": "boxes_mot.txt", "json": "boxes.json", "csv": "boxes.csv"}
 CHUNK = 1 << 20
 
 
@@ -147,7 +147,7 @@ class Job:
         """The annotated video and the box files, each written whole."""
         os.makedirs(self.folder, exist_ok=True)
         about = {"source": self.video.name, "frame_size": list(self.video.size), "fps": self.video.fps}
-        for kind in ("txt", "json", "csv"):
+        for kind in ("txt", "mot", "json", "csv"):
             with atomic_write(os.path.join(self.folder, FILES[kind])) as f:
                 writer = BoxWriter(f, kind, about, self.targets)
                 for n, row in enumerate(self.results):
