@@ -9,10 +9,8 @@ again.
 import glob
 import hashlib
 import io
-import json
 import math
 import os
-import re
 import sys
 
 import cv2
@@ -22,6 +20,7 @@ from .errors import UserError
 from .fileio import read_verified, write_verified
 from .geometry import context_size, crop
 from .progress import Progress
+from .stills import coco_sets, image_sets
 
 EXEMPLAR, INSTANCE = 127, 255
 CROP = 271  # INSTANCE plus 8 px each side, so shifted search crops rarely need padding
@@ -95,43 +94,6 @@ def image_set(name, items, max_set_boxes):
     return name, len(items), True, crops
 
 
-def image_jobs(root, max_set_boxes):
-    """This project's still images: images/<set>/annotations.json, a list of {"file": name in the
-    set's folder, "boxes": [[x, y, w, h], ...]}."""
-    for ann in sorted(glob.glob(os.path.join(root, "images", "*", "annotations.json"))):
-        folder = os.path.dirname(ann)
-        records = read_json(ann)
-        items = [(os.path.join(folder, r["file"]), b) for r in records for b in r["boxes"]]
-        yield image_set("images_" + os.path.basename(folder), items, max_set_boxes)
-
-
-def coco_jobs(annotations, images, max_set_boxes):
-    """A COCO-format detection file's boxes (crowd boxes left out), a set per category, the images
-    in the folder `images`."""
-    coco = read_json(annotations)
-    if not isinstance(coco, dict) or not {"images", "annotations"} <= coco.keys():
-        raise UserError(f"{annotations} is not a COCO detection file (no 'images' and 'annotations'); check data.coco")
-    files = {image["id"]: os.path.join(images, image["file_name"]) for image in coco["images"]}
-    names = {c["id"]: c["name"] for c in coco.get("categories", [])}
-    sets = {}
-    for a in coco["annotations"]:
-        if not a.get("iscrowd") and a["image_id"] in files:
-            sets.setdefault(a["category_id"], []).append((files[a["image_id"]], a["bbox"]))
-    for category, items in sorted(sets.items()):
-        name = re.sub(r"[^\w.-]", "_", str(names.get(category, category)))
-        yield image_set(f"coco_{name}", items, max_set_boxes)
-
-
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except OSError as e:
-        raise UserError(f"cannot read {path} ({e.strerror}); check the path in the train config") from None
-    except ValueError:
-        raise UserError(f"{path} is not valid JSON; fix or replace it") from None
-
-
 def source_folder(cache_dir, source):
     """The cache's folder for one data source (a dataset folder, a COCO file): named for it, so
     that groups of the same name from two sources never share a file."""
@@ -176,9 +138,11 @@ def build(
         return paths
     here = source_folder(cache_dir, root)
     jobs = [(here, job) for job in sequence_jobs(root, fmt, split, frame_stride)]
-    jobs += [(here, job) for job in image_jobs(root, max_set_boxes)] if images else []
+    if images:
+        jobs += [(here, image_set(name, items, max_set_boxes)) for name, items in image_sets(root)]
     if coco_file:
-        jobs += [(source_folder(cache_dir, coco_file), job) for job in coco_jobs(coco_file, coco_images, max_set_boxes)]
+        coco_folder = source_folder(cache_dir, coco_file)
+        jobs += [(coco_folder, image_set(n, items, max_set_boxes)) for n, items in coco_sets(coco_file, coco_images)]
     for other, other_fmt, other_split in more:
         if not os.path.isdir(other):
             raise UserError(f"training data folder not found: {other}; check the roots in data.sources")
