@@ -3,9 +3,11 @@
 import functools
 import hashlib
 import http.server
+import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -514,3 +516,22 @@ def test_the_annotated_video_shows_each_target_in_its_colour(clip, tmp_path):
         edge = first[y + h // 2, x]  # the left edge's middle, clear of the tags above the boxes
         # H.264 keeps colour at half resolution: a 1 px line's is blurred, but nearer its own.
         assert np.argmin(np.abs(colours - edge).sum(1)) == i, edge
+
+
+def test_serve_on_a_busy_port_or_a_missing_folder_is_one_line(tmp_path, capfd):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port), "--root", str(tmp_path)]) == 2
+    assert f"error: cannot listen on 127.0.0.1:{port}" in capfd.readouterr().err
+    assert cli.main(["serve", "--root", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capfd.readouterr().err
+
+
+def test_serve_without_its_packages_names_the_install(tmp_path, monkeypatch, capfd):
+    find = importlib.util.find_spec
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "fastapi" else find(name, *a))
+    assert cli.main(["serve", "--root", str(tmp_path)]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "serve needs fastapi" in err and "pip install -e '.[web]'" in err

@@ -9,9 +9,11 @@ stopped or failed job leaves none.
 """
 
 import contextlib
+import importlib.util
 import itertools
 import os
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -389,10 +391,18 @@ def checked_boxes(boxes, size):
 
 def serve(host, port, root, work, make_tracker, max_upload_mb=500, log=None):
     """Run the page's server until Ctrl-C."""
+    missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"serve needs {', '.join(missing)}, not installed; pip install -e '.[web]' (or siamtrack[web])")
     import uvicorn
 
     if not os.path.isdir(root):
         raise UserError(f"--root {root} is not a folder; give the folder whose videos the page may open")
+    with socket.socket() as probe:  # uvicorn would say so only after the address was printed
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); give another --port or --host") from None
     app = make_app(root, work, make_tracker, max_upload_mb << 20)
     print(f"siamtrack: open http://{host}:{port}/ (videos under {os.path.abspath(root)}); Ctrl-C stops", file=log)
     uvicorn.run(app, host=host, port=port, log_level="warning")
