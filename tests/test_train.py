@@ -19,6 +19,7 @@ from tracker import cli, cropcache, weights
 from tracker.errors import UserError
 from tracker.model import SiamFC
 from tracker.train import (
+    AugmentConfig,
     PairSampler,
     balanced_loss,
     held_out,
@@ -288,7 +289,7 @@ def test_random_affine_reports_where_the_target_lands(out_size):
     C = cropcache.CROP
     crops = np.zeros((6, 1, C, C), np.float32)
     crops[:, :, C // 2 - 4 : C // 2 + 5, C // 2 - 4 : C // 2 + 5] = 1  # a 9x9 blob on the crop centre
-    aug = {"scale": 0.05, "aspect": 0.05, "flip": 0.5}
+    aug = AugmentConfig(scale=0.05, aspect=0.05, flip=0.5)
     theta, centre = random_affine(6, out_size, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
     out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, out_size)[:, 0].numpy()
     rows, cols = np.indices((out_size, out_size)) + 0.5

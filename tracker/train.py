@@ -7,6 +7,7 @@ crop), so the same code feeds a CPU or a GPU.
 
 import collections
 import copy
+import dataclasses
 import io
 import itertools
 import math
@@ -14,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
@@ -32,60 +34,97 @@ from .params import DEFAULT_CONFIG as TRACKING_CONFIG
 from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
 
-DEFAULTS = {
-    "model": dict(TRACKING_DEFAULTS["model"]),  # the default tracker's network
-    "data": {
-        "root": "../shared/data",
-        "format": "auto",  # the layout at data.root: auto, or one the benchmark reads (video, got10k, lasot, ...)
-        "split": "train.txt",  # a file of sequence names, in data.root or a path; empty: every sequence
-        "images": True,  # also data.root/images/<set>/annotations.json (docs/training.md)
-        "weight": 1.0,  # data.root's sequences' share of the video pairs, against each of data.sources'
-        # More sequence folders, mixed in by weight: a list of {root, format, split, weight}, each
-        # key as data.root's (docs/training.md).
-        "sources": [],
-        "coco": "",  # a COCO-format detection file whose boxes join the still images
-        "coco_images": "",  # the folder of its images (empty: the file's own folder)
-        "cache": "cache/crops",
-        "frame_stride": 1,  # every n-th annotated frame of a sequence
-        "max_set_boxes": 0,  # cap on the boxes taken from one still-image set (0: all)
-        "jpeg_quality": 90,  # of the cached crops
-        "max_gap": 100,  # frames between exemplar and search
-        "image_prob": 0.3,  # share of pairs from still images
-        "negative_prob": 0.4,  # share of pairs whose search crop shows another target (0.1: −0.07 dev AUC)
-        "distractor_prob": 0.0,  # share of the negatives of a still-image exemplar taken from its own set
-        # Share of the sequences held out of training (every n-th), on whose pairs each epoch
-        # measures a validation loss; 0: none.
-        "val_fraction": 0.0,
-        "val_pairs": 512,  # pairs of the held-out sequences scored each epoch, the same ones every epoch
-        "val_frames": 50,  # and the first frames of each held-out sequence tracked for a quick AUC (0: none)
-    },
-    # The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev).
-    "augment": {"shift": 32, "scale": 0.15, "aspect": 0.1, "flip": 0.5, "color": 0.3, "gray": 0.2, "blur": 0.3},
-    "train": {
-        "epochs": 20,
-        "pairs_per_epoch": 4000,
-        "batch_size": 16,
-        "lr": 0.01,
-        "lr_end": 1e-5,
-        "momentum": 0.9,
-        "weight_decay": 5e-4,
-        "r_pos": 16,
-        "seed": 0,
-        "threads": 0,
-        "start_from": "",  # weights file to fine-tune; empty: random initialisation
-        # A TFLite MobileNetV1 classifier whose ImageNet weights start a mobilenet_v1 backbone
-        # (see ../shared/models/README.md); empty: none.
-        "pretrained": "",
-        "freeze_convs": 0,  # the backbone's first n convolutions keep their starting weights
-        "backbone_lr": 1.0,  # the learning rate of the backbone less its last layer, relative to lr
-        "bf16": False,  # the forward pass in bfloat16 (autocast); see train_light_cpu.yaml
-        # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these,
-        # and the tracking config's exemplar_size / instance_size must match them.
-        "exemplar_size": cropcache.EXEMPLAR,
-        "instance_size": cropcache.INSTANCE,
-    },
-    "out": "runs/siamfc_light",
-}
+
+@dataclass
+class DataConfig:
+    """Where the training pairs come from, and how they are drawn."""
+
+    root: str = "../shared/data"
+    format: str = "auto"  # the layout at data.root: auto, or one the benchmark reads (video, got10k, lasot, ...)
+    split: str = "train.txt"  # a file of sequence names, in data.root or a path; empty: every sequence
+    images: bool = True  # also data.root/images/<set>/annotations.json (docs/training.md)
+    weight: float = 1.0  # data.root's sequences' share of the video pairs, against each of data.sources'
+    # More sequence folders, mixed in by weight: a list of {root, format, split, weight}, each key as
+    # data.root's (docs/training.md).
+    sources: list = field(default_factory=list)
+    coco: str = ""  # a COCO-format detection file whose boxes join the still images
+    coco_images: str = ""  # the folder of its images (empty: the file's own folder)
+    cache: str = "cache/crops"
+    frame_stride: int = 1  # every n-th annotated frame of a sequence
+    max_set_boxes: int = 0  # cap on the boxes taken from one still-image set (0: all)
+    jpeg_quality: int = 90  # of the cached crops
+    max_gap: int = 100  # frames between exemplar and search
+    image_prob: float = 0.3  # share of pairs from still images
+    negative_prob: float = 0.4  # share of pairs whose search crop shows another target (0.1: −0.07 dev AUC)
+    distractor_prob: float = 0.0  # share of the negatives of a still-image exemplar taken from its own set
+    # Share of the sequences held out of training (every n-th), on whose pairs each epoch measures a
+    # validation loss; 0: none.
+    val_fraction: float = 0.0
+    val_pairs: int = 512  # pairs of the held-out sequences scored each epoch, the same ones every epoch
+    val_frames: int = 50  # and the first frames of each held-out sequence tracked for a quick AUC (0: none)
+
+
+@dataclass
+class AugmentConfig:
+    """The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev)."""
+
+    shift: int = 32  # search crop shift, ± crop px
+    scale: float = 0.15
+    aspect: float = 0.1
+    flip: float = 0.5
+    color: float = 0.3
+    gray: float = 0.2
+    blur: float = 0.3
+
+
+@dataclass
+class OptimConfig:
+    """The optimisation: epochs, batches, learning rates, where the weights start."""
+
+    epochs: int = 20
+    pairs_per_epoch: int = 4000
+    batch_size: int = 16
+    lr: float = 0.01
+    lr_end: float = 1e-5
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    r_pos: int = 16
+    seed: int = 0
+    threads: int = 0
+    start_from: str = ""  # weights file to fine-tune; empty: random initialisation
+    # A TFLite MobileNetV1 classifier whose ImageNet weights start a mobilenet_v1 backbone (see
+    # ../shared/models/README.md); empty: none.
+    pretrained: str = ""
+    freeze_convs: int = 0  # the backbone's first n convolutions keep their starting weights
+    backbone_lr: float = 1.0  # the learning rate of the backbone less its last layer, relative to lr
+    bf16: bool = False  # the forward pass in bfloat16 (autocast); see train_light_cpu.yaml
+    # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these, and the
+    # tracking config's exemplar_size / instance_size must match them.
+    exemplar_size: int = cropcache.EXEMPLAR
+    instance_size: int = cropcache.INSTANCE
+
+
+@dataclass
+class TrainingConfig:
+    """A training config, typed: its YAML (configs/train*.yaml) states what differs from these."""
+
+    model: dict = field(default_factory=lambda: dict(TRACKING_DEFAULTS["model"]))  # the default tracker's network
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: OptimConfig = field(default_factory=OptimConfig)
+    out: str = "runs/siamfc_light"
+
+    @classmethod
+    def from_dict(cls, cfg):
+        """The config of a load_config dict (checked against DEFAULTS)."""
+        parts = {"data": DataConfig, "augment": AugmentConfig, "train": OptimConfig}
+        return cls(model=dict(cfg["model"]), out=cfg["out"], **{k: kind(**cfg[k]) for k, kind in parts.items()})
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+DEFAULTS = TrainingConfig().as_dict()  # the schema load_config checks a YAML file against
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
 QUICK_AUC_SEQUENCES = 8  # held-out sequences tracked for the quick AUC, at most
 # What the values may be, beyond their types (see config.check_rules); train.exemplar_size and
@@ -183,11 +222,11 @@ def random_affine(n, out_size, region, crop_size, aug, shift, g, device):
     """Warps to an `out_size` px view of the crop's central `region` px with scale/aspect jitter,
     shift (in crop px) and flip, and where the target centre lands, in output pixels from the centre."""
     r = lambda: torch.rand(n, generator=g, device=device) * 2 - 1  # noqa: E731 - uniform(-1, 1)
-    zoom = torch.exp(r() * math.log1p(aug["scale"]))
-    aspect = torch.exp(r() * math.log1p(aug["aspect"]))
+    zoom = torch.exp(r() * math.log1p(aug.scale))
+    aspect = torch.exp(r() * math.log1p(aug.aspect))
     ax = region / (crop_size * zoom * aspect)
     ay = region / (crop_size * zoom / aspect)
-    flip = torch.rand(n, generator=g, device=device) < aug["flip"]
+    flip = torch.rand(n, generator=g, device=device) < aug.flip
     ax = torch.where(flip, -ax, ax)
     tx, ty = r() * shift * 2 / crop_size, r() * shift * 2 / crop_size
     theta = torch.zeros(n, 2, 3, device=device)
@@ -204,9 +243,9 @@ def warp(crops, theta, out_size):
 def photometric_draws(n, aug, g, device):
     """The random part of photometric() for n images: colour gains, which turn gray, which blur."""
     u = lambda *s: torch.rand(*s, generator=g, device=device)  # noqa: E731
-    gain = (1 + (u(n, 1, 1, 1) * 2 - 1) * aug["color"]) * (1 + (u(n, 3, 1, 1) * 2 - 1) * aug["color"] / 2)
-    gray = u(n, 1, 1, 1) < aug["gray"]
-    blur = u(n, 1, 1, 1) < aug["blur"]
+    gain = (1 + (u(n, 1, 1, 1) * 2 - 1) * aug.color) * (1 + (u(n, 3, 1, 1) * 2 - 1) * aug.color / 2)
+    gray = u(n, 1, 1, 1) < aug.gray
+    blur = u(n, 1, 1, 1) < aug.blur
     return gain, gray, blur
 
 
@@ -247,7 +286,7 @@ def make_batch(crops, index, sampler, n, rng, g, aug, sizes, device, part=slice(
     zi, xi, neg = sampler.sample(n, rng)
     zi, xi = torch.from_numpy(index[zi][part]).to(device), torch.from_numpy(index[xi][part]).to(device)
     z_theta, _ = random_affine(n, z_size, cropcache.EXEMPLAR, cropcache.CROP, aug, 0, g, device)
-    x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, aug, aug["shift"], g, device)
+    x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, aug, aug.shift, g, device)
     z_draws, x_draws = (photometric_draws(n, aug, g, device) for _ in range(2))
     z = photometric(warp(crops[zi].float(), z_theta[part], z_size), [d[part] for d in z_draws])
     x = photometric(warp(crops[xi].float(), x_theta[part], x_size), [d[part] for d in x_draws])
@@ -303,36 +342,34 @@ def held_out(groups, still, fraction):
     return np.isin(groups, np.unique(groups[~still])[n - 1 :: n])
 
 
-def validation_loss(net, crops, index, sampler, cfg, sizes, device):
+def validation_loss(net, crops, index, sampler, cfg: TrainingConfig, sizes, device):
     """The mean loss, in inference mode, over the held-out pairs: drawn and augmented with a fixed
     seed, so every epoch scores the same pairs."""
-    d, a, t = cfg["data"], cfg["augment"], cfg["train"]
-    rng = np.random.default_rng([t["seed"], 1_000_003])
+    d, a, t = cfg.data, cfg.augment, cfg.train
+    rng = np.random.default_rng([t.seed, 1_000_003])
     g = torch.Generator(device=device)
-    g.manual_seed(t["seed"] * 100003 + 1_000_003)
+    g.manual_seed(t.seed * 100003 + 1_000_003)
     net.eval()
     total, count = 0.0, 0
     with torch.no_grad():
-        for start in range(0, d["val_pairs"], t["batch_size"]):
-            n = min(t["batch_size"], d["val_pairs"] - start)
+        for start in range(0, d.val_pairs, t.batch_size):
+            n = min(t.batch_size, d.val_pairs - start)
             total += (
-                pairs_loss(
-                    net, make_batch(crops, index, sampler, n, rng, g, a, sizes, device), t["r_pos"], False
-                ).item()
+                pairs_loss(net, make_batch(crops, index, sampler, n, rng, g, a, sizes, device), t.r_pos, False).item()
                 * n
             )
             count += n
     return total / count
 
 
-def validation_tracking(cfg):
+def validation_tracking(cfg: TrainingConfig):
     """The tracking parameters of the quick AUC: our default search for this model, at the
     training's input sizes, on torch in the training process."""
     from .params import load_params
 
-    params = load_params(tracking_config_for(cfg["model"]))
-    params["model"] = cfg["model"]
-    sizes = {"exemplar_size": cfg["train"]["exemplar_size"], "instance_size": cfg["train"]["instance_size"]}
+    params = load_params(tracking_config_for(cfg.model))
+    params["model"] = cfg.model
+    sizes = {"exemplar_size": cfg.train.exemplar_size, "instance_size": cfg.train.instance_size}
     params["tracking"].update(engine="torch", side_size=0, **sizes)
     return params
 
@@ -440,10 +477,10 @@ def flatten(cfg, prefix=""):
     return flat
 
 
-def check_resumable(ckpt_path, saved, cfg):
+def check_resumable(ckpt_path, saved: dict, cfg: TrainingConfig):
     """A UserError naming the config keys, other than RESUMABLE, that differ from the checkpoint's."""
     # A key newer than the checkpoint was at its default then.
-    old, new = {**flatten(DEFAULTS), **flatten(saved)}, flatten(cfg)
+    old, new = {**flatten(DEFAULTS), **flatten(saved)}, flatten(cfg.as_dict())
     changed = [k for k in new if k not in RESUMABLE and old.get(k) != new[k]]
     if changed:
         raise UserError(
@@ -531,18 +568,18 @@ def mean_over_processes(value, device):
     return total.item() / torch.distributed.get_world_size()
 
 
-def save_epoch(out, cfg, net, opt, history, rates, meta, val_history=(), auc_history=()):
+def save_epoch(out, cfg: TrainingConfig, net, opt, history, rates, meta, val_history=(), auc_history=()):
     """What an epoch leaves in `out`: the checkpoint to resume from, the loss plot and history, and
     the weights (always the newest epoch's, usable even if the run stops before the last)."""
     state = {"net": net.state_dict(), "opt": opt.state_dict(), "epoch": len(history), "history": history}
-    state.update(rates=rates, val_history=list(val_history), auc_history=list(auc_history), config=cfg)
+    state.update(rates=rates, val_history=list(val_history), auc_history=list(auc_history), config=cfg.as_dict())
     save_checkpoint(os.path.join(out, "checkpoint.pt"), state)
     plot_loss(os.path.join(out, "loss.png"), history, val_history, auc_history)
     figures = {"loss": history, "pairs_per_second": rates}
     figures |= {"val_loss": list(val_history)} if val_history else {}
     figures |= {"val_auc": list(auc_history)} if auc_history else {}
     write_json(os.path.join(out, "history.json"), figures)
-    weights_io.save(os.path.join(out, "weights.pt"), net, cfg["model"], meta)
+    weights_io.save(os.path.join(out, "weights.pt"), net, cfg.model, meta)
 
 
 def train(
@@ -555,21 +592,21 @@ def train(
     """Train as the config (a file or a shipped config's name; None: configs/train.yaml) says, with
     `overrides` ("train.epochs=2", ...) on top; returns the loss and pairs/s of each epoch. Progress
     and messages go to `log` (default: sys.stderr as it is at the call)."""
-    cfg = load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES, RULES, overrides)
-    d, a, t = cfg["data"], cfg["augment"], cfg["train"]
-    if t["threads"] > 0:
-        torch.set_num_threads(t["threads"])
+    cfg = TrainingConfig.from_dict(load_config(config or DEFAULT_CONFIG, DEFAULTS, CONFIG_CHOICES, RULES, overrides))
+    d, a, t = cfg.data, cfg.augment, cfg.train
+    if t.threads > 0:
+        torch.set_num_threads(t.threads)
     device, rank, world = join_processes(torch.device(device))
-    if t["batch_size"] % world:
+    if t.batch_size % world:
         raise UserError(
-            f"train.batch_size {t['batch_size']} does not split evenly over {world} processes; "
-            f"give a multiple of {world}, e.g. --set train.batch_size={t['batch_size'] // world * world or world}"
+            f"train.batch_size {t.batch_size} does not split evenly over {world} processes; "
+            f"give a multiple of {world}, e.g. --set train.batch_size={t.batch_size // world * world or world}"
         )
-    share = t["batch_size"] // world
+    share = t.batch_size // world
     part = slice(rank * share, (rank + 1) * share)  # this process's pairs of every batch
     lead = rank == 0  # the one that writes files and messages
     log = (log or sys.stderr) if lead else io.StringIO()
-    out = cfg["out"]
+    out = cfg.out
     remove_stale_temporaries(out)  # what a killed run left there
     ckpt_path = os.path.join(out, "checkpoint.pt")
     if os.path.exists(ckpt_path) and not resume:
@@ -577,23 +614,23 @@ def train(
     state = load_checkpoint(ckpt_path) if resume and os.path.exists(ckpt_path) else None  # before the long part
     if state:
         check_resumable(ckpt_path, state["config"], cfg)
-    check_train_sizes(SiamFC(**cfg["model"]), t["exemplar_size"], t["instance_size"])  # before the long part
+    check_train_sizes(SiamFC(**cfg.model), t.exemplar_size, t.instance_size)  # before the long part
     writable_folder(out)
 
     if not lead:
         barrier()  # the crops are cut once, by the lead process
-    sources = [{"root": d["root"], "format": d["format"], "split": d["split"], "weight": d["weight"]}]
-    sources += check_sources(d["sources"], config or DEFAULT_CONFIG)
+    sources = [{"root": d.root, "format": d.format, "split": d.split, "weight": d.weight}]
+    sources += check_sources(d.sources, config or DEFAULT_CONFIG)
     paths = cropcache.build(
-        d["root"],
-        d["split"] or None,
-        d["cache"],
-        d["images"],
-        d["frame_stride"],
-        d["max_set_boxes"],
-        d["jpeg_quality"],
-        fmt=d["format"],
-        coco=(d["coco"], d["coco_images"] or os.path.dirname(d["coco"])),
+        d.root,
+        d.split or None,
+        d.cache,
+        d.images,
+        d.frame_stride,
+        d.max_set_boxes,
+        d.jpeg_quality,
+        fmt=d.format,
+        coco=(d.coco, d.coco_images or os.path.dirname(d.coco)),
         more=[(s["root"], s["format"], s["split"] or None) for s in sources[1:]],
     )
     if lead:
@@ -601,7 +638,7 @@ def train(
     crops, groups, frames, still = cropcache.load(paths)
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups", file=log)
     crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)  # uint8 stays small until a batch needs it
-    val = held_out(groups, still, d["val_fraction"])
+    val = held_out(groups, still, d.val_fraction)
     if val.any():
         print(f"validating on {len(np.unique(groups[val]))} held-out sequences ({val.sum()} crops)", file=log)
     train_index, val_index = np.flatnonzero(~val), np.flatnonzero(val)
@@ -613,47 +650,47 @@ def train(
             groups[index],
             frames[index],
             still[index],
-            d["max_gap"],
-            d["image_prob"],
-            d["negative_prob"],
-            d["distractor_prob"],
+            d.max_gap,
+            d.image_prob,
+            d.negative_prob,
+            d.distractor_prob,
             weights,
         )
 
     sampler = sampler_of(train_index)
     val_sampler = sampler_of(val_index) if val.any() else None
     val_sequences = []
-    if val.any() and d["val_frames"] and os.path.isdir(d["root"]):
+    if val.any() and d.val_frames and os.path.isdir(d.root):
         from .sequences import load_dataset
 
         names = {os.path.splitext(os.path.basename(paths[g]))[0] for g in np.unique(groups[val])}
-        val_sequences = [seq for seq in load_dataset(d["root"], d["format"], d["split"] or None) if seq.name in names]
+        val_sequences = [seq for seq in load_dataset(d.root, d.format, d.split or None) if seq.name in names]
         # Tracked anew every epoch (decoding included): a few are enough to see the trend, and a
         # large dataset's tenth would take longer than the epoch.
         val_sequences = val_sequences[:QUICK_AUC_SEQUENCES]
         val_tracking = validation_tracking(cfg)
 
-    torch.manual_seed(t["seed"])
-    net = SiamFC(**cfg["model"])
+    torch.manual_seed(t.seed)
+    net = SiamFC(**cfg.model)
     init_weights(net)
-    if t["pretrained"]:
-        start_from_pretrained(net, cfg["model"], t["pretrained"])
-    if t["start_from"]:
-        start, _ = weights_io.load(t["start_from"], cfg["model"])
+    if t.pretrained:
+        start_from_pretrained(net, cfg.model, t.pretrained)
+    if t.start_from:
+        start, _ = weights_io.load(t.start_from, cfg.model)
         net.load_state_dict(start.state_dict())
     # channels_last: on a CPU, training runs 1.7x faster in it (measured: 52 vs 30 pairs/s).
     net.to(device, memory_format=torch.channels_last)
     opt = torch.optim.SGD(
-        param_groups(net, t["freeze_convs"], t["backbone_lr"]),
-        lr=t["lr"],
-        momentum=t["momentum"],
-        weight_decay=t["weight_decay"],
+        param_groups(net, t.freeze_convs, t.backbone_lr),
+        lr=t.lr,
+        momentum=t.momentum,
+        weight_decay=t.weight_decay,
     )
     # Each process computes its share of the batch; DDP averages their gradients, which is the
     # gradient of the whole batch. Wrapped after param_groups froze what it freezes: DDP waits for
     # a gradient of every parameter that wants one.
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    gamma = (t["lr_end"] / t["lr"]) ** (1 / max(t["epochs"] - 1, 1))
+    gamma = (t.lr_end / t.lr) ** (1 / max(t.epochs - 1, 1))
     history, rates, val_history, auc_history, start_epoch = [], [], [], [], 0
     if state:
         net.load_state_dict(state["net"])
@@ -662,29 +699,29 @@ def train(
         val_history, auc_history = state.get("val_history", []), state.get("auc_history", [])
         print(f"resumed {ckpt_path} after epoch {start_epoch}", file=log)
 
-    steps = t["pairs_per_epoch"] // t["batch_size"]
-    z_size, x_size = t["exemplar_size"], t["instance_size"]
+    steps = t.pairs_per_epoch // t.batch_size
+    z_size, x_size = t.exemplar_size, t.instance_size
     started = time.time()
-    progress = Progress("training", (t["epochs"] - start_epoch) * steps * t["batch_size"], "pairs", log)
-    for epoch in range(start_epoch, t["epochs"]):
+    progress = Progress("training", (t.epochs - start_epoch) * steps * t.batch_size, "pairs", log)
+    for epoch in range(start_epoch, t.epochs):
         for group in opt.param_groups:
-            group["lr"] = t["lr"] * group["lr_factor"] * gamma**epoch
+            group["lr"] = t.lr * group["lr_factor"] * gamma**epoch
         # Sampling and augmentation are seeded by epoch, so a resumed run sees the same pairs.
-        rng = np.random.default_rng([t["seed"], epoch])
+        rng = np.random.default_rng([t.seed, epoch])
         g = torch.Generator(device=device)
-        g.manual_seed(t["seed"] * 100003 + epoch)
+        g.manual_seed(t.seed * 100003 + epoch)
         net.train()
         total, t0 = 0.0, time.time()
         for step in range(steps):
-            batch = make_batch(crops, train_index, sampler, t["batch_size"], rng, g, a, (z_size, x_size), device, part)
-            loss = pairs_loss(model, batch, t["r_pos"], t["bf16"])
+            batch = make_batch(crops, train_index, sampler, t.batch_size, rng, g, a, (z_size, x_size), device, part)
+            loss = pairs_loss(model, batch, t.r_pos, t.bf16)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.item()
-            progress.update(t["batch_size"], f", epoch {epoch + 1}/{t['epochs']}, loss {total / (step + 1):.4f}")
+            progress.update(t.batch_size, f", epoch {epoch + 1}/{t.epochs}, loss {total / (step + 1):.4f}")
         history.append(mean_over_processes(total, device) / steps)
-        rates.append(steps * t["batch_size"] / (time.time() - t0))
+        rates.append(steps * t.batch_size / (time.time() - t0))
         if not lead:
             barrier()  # while the lead validates and saves the epoch
             continue
@@ -692,18 +729,18 @@ def train(
             val_history.append(validation_loss(net, crops, val_index, val_sampler, cfg, (z_size, x_size), device))
             auc = ""
             if val_sequences:
-                auc_history.append(validation_auc(net, val_sequences, val_tracking, d["val_frames"]))
+                auc_history.append(validation_auc(net, val_sequences, val_tracking, d.val_frames))
                 auc = f", quick AUC on them {auc_history[-1]:.3f}"
             # On a line of its own, below the progress line.
             losses = f"training loss {history[-1]:.4f}, validation loss {val_history[-1]:.4f}"
             print(f"\nepoch {epoch + 1}: {losses}{auc}", file=log)
         meta = {
             "epochs": epoch + 1,
-            "pairs": (epoch + 1) * steps * t["batch_size"],
+            "pairs": (epoch + 1) * steps * t.batch_size,
             "crops": int(len(crops)),
-            "data": f"{d['root']} split {d['split'] or 'all'}"
-            + (" + still images" if d["images"] else "")
-            + (f" + {d['coco']}" if d["coco"] else ""),
+            "data": f"{d.root} split {d.split or 'all'}"
+            + (" + still images" if d.images else "")
+            + (f" + {d.coco}" if d.coco else ""),
             "device": str(device),
             "exemplar_size": z_size,
             "instance_size": x_size,
@@ -713,7 +750,7 @@ def train(
         barrier()
     progress.close()
     weights = os.path.join(out, "weights.pt")
-    print(f"wrote {weights}", *usage_lines(weights, cfg["model"]), sep="\n", file=log)
+    print(f"wrote {weights}", *usage_lines(weights, cfg.model), sep="\n", file=log)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return {"loss": history, "pairs_per_second": rates, "val_loss": val_history, "val_auc": auc_history}
