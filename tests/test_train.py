@@ -151,6 +151,20 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, cache, run_a):
         torch.testing.assert_close(b[key], a[key], atol=1e-5, rtol=1e-4)
 
 
+def test_crops_decoded_by_workers_train_as_crops_decoded_up_front(tmp_path, cache, run_a):
+    """data.workers keeps the crops compressed and decodes each batch's in worker processes: the same
+    pixels, so the same losses and weights."""
+    threads = torch.get_num_threads()
+    try:
+        history = train(write_config(tmp_path, cache), log=io.StringIO(), overrides=["data.workers=2"])
+    finally:
+        torch.set_num_threads(threads)
+    assert history["loss"] == run_a[1]["loss"]
+    a = torch.load(str(run_a[0] / "weights.pt"), weights_only=True)["state_dict"]
+    b = torch.load(str(tmp_path / "out" / "weights.pt"), weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_corrupt_checkpoint_is_refused(tmp_path, cache, run_a):
     config = write_config(tmp_path, cache)
     blob = bytearray((run_a[0] / "checkpoint.pt").read_bytes())

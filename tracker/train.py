@@ -50,6 +50,10 @@ class DataConfig:
     coco: str = ""  # a COCO-format detection file whose boxes join the still images
     coco_images: str = ""  # the folder of its images (empty: the file's own folder)
     cache: str = "cache/crops"
+    # 0: every crop decoded into memory once (220 KB each); N: the crops kept JPEG-compressed (~25 KB)
+    # and each batch's decoded by N DataLoader worker processes, a few steps ahead: for data that
+    # would not fit decoded, and GPUs that would wait on one process's decoding.
+    workers: int = 0
     frame_stride: int = 1  # every n-th annotated frame of a sequence
     max_set_boxes: int = 0  # cap on the boxes taken from one still-image set (0: all)
     jpeg_quality: int = 90  # of the cached crops
@@ -135,6 +139,7 @@ RULES = (
     at_least("data.max_set_boxes", 0),
     between("data.jpeg_quality", 1, 100),
     at_least("data.max_gap", 0),
+    at_least("data.workers", 0),
     between("data.image_prob", 0, 1),
     between("data.negative_prob", 0, 1),
     between("data.distractor_prob", 0, 1),
@@ -282,15 +287,52 @@ def make_batch(crops, index, sampler, n, rng, g, aug, sizes, device, part=slice(
     `index`): the exemplars, the search crops, where each target's centre lands, which are negative.
     Only the pairs in `part` are made: every process of a distributed run draws the whole batch
     (the same random numbers as one process) and makes its own share of it."""
+    plan = sampler.sample(n, rng)
+    z, x = pair_crops(crops, index, plan, part)
+    return augment_pairs(z, x, plan[2][part], n, g, aug, sizes, device, part)
+
+
+def pair_crops(crops, index, plan, part):
+    """The uint8 crops (n, 3, CROP, CROP) of the exemplars and the search crops of the pairs in
+    `part` of `plan` (PairSampler.sample's), from decoded crops (a tensor) or JpegCrops."""
+
+    def at(i):
+        i = index[i][part]
+        return crops[torch.from_numpy(i).to(crops.device)] if isinstance(crops, torch.Tensor) else crops[i]
+
+    return at(plan[0]), at(plan[1])
+
+
+def augment_pairs(z, x, negative, n, g, aug, sizes, device, part):
+    """make_batch's augmentation of the pairs in `part` of a batch of n, whose crops are z and x:
+    the random numbers of all n are drawn, so that any share of the batch gets its own."""
     z_size, x_size = sizes
-    zi, xi, neg = sampler.sample(n, rng)
-    zi, xi = torch.from_numpy(index[zi][part]).to(device), torch.from_numpy(index[xi][part]).to(device)
     z_theta, _ = random_affine(n, z_size, cropcache.EXEMPLAR, cropcache.CROP, aug, 0, g, device)
     x_theta, centre = random_affine(n, x_size, cropcache.INSTANCE, cropcache.CROP, aug, aug.shift, g, device)
     z_draws, x_draws = (photometric_draws(n, aug, g, device) for _ in range(2))
-    z = photometric(warp(crops[zi].float(), z_theta[part], z_size), [d[part] for d in z_draws])
-    x = photometric(warp(crops[xi].float(), x_theta[part], x_size), [d[part] for d in x_draws])
-    return z, x, centre[part], torch.from_numpy(neg[part]).to(device)
+    z = photometric(warp(z.to(device).float(), z_theta[part], z_size), [d[part] for d in z_draws])
+    x = photometric(warp(x.to(device).float(), x_theta[part], x_size), [d[part] for d in x_draws])
+    return z, x, centre[part], torch.from_numpy(negative).to(device)
+
+
+class StepCrops(torch.utils.data.Dataset):
+    """Each training step's crops (pair_crops of its plan), for DataLoader workers to decode."""
+
+    def __init__(self, crops, index, plans, part):
+        self.crops, self.index, self.plans, self.part = crops, index, plans, part
+
+    def __len__(self):
+        return len(self.plans)
+
+    def __getitem__(self, step):
+        return pair_crops(self.crops, self.index, self.plans[step], self.part)
+
+
+def step_crops(crops, index, plans, part, workers):
+    """The steps' crops in order: gathered here, or with `workers` decoded in as many processes."""
+    if not workers:
+        return (pair_crops(crops, index, plan, part) for plan in plans)
+    return iter(torch.utils.data.DataLoader(StepCrops(crops, index, plans, part), batch_size=None, num_workers=workers))
 
 
 def pairs_loss(net, batch, r_pos, bf16):
@@ -635,9 +677,10 @@ def train(
     )
     if lead:
         barrier()
-    crops, groups, frames, still = cropcache.load(paths)
+    crops, groups, frames, still = cropcache.load(paths, decode=not d.workers)
     print(f"training on {len(crops)} crops ({still.sum()} from still images) from {len(paths)} groups", file=log)
-    crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)  # uint8 stays small until a batch needs it
+    if not d.workers:
+        crops = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2)  # uint8 stays small until a batch needs it
     val = held_out(groups, still, d.val_fraction)
     if val.any():
         print(f"validating on {len(np.unique(groups[val]))} held-out sequences ({val.sum()} crops)", file=log)
@@ -712,8 +755,11 @@ def train(
         g.manual_seed(t.seed * 100003 + epoch)
         net.train()
         total, t0 = 0.0, time.time()
-        for step in range(steps):
-            batch = make_batch(crops, train_index, sampler, t.batch_size, rng, g, a, (z_size, x_size), device, part)
+        # The pairs are drawn first (the same draws as make_batch's, step by step), so that workers
+        # can decode the crops of the steps ahead.
+        plans = [sampler.sample(t.batch_size, rng) for _ in range(steps)]
+        for step, (plan, (z, x)) in enumerate(zip(plans, step_crops(crops, train_index, plans, part, d.workers))):
+            batch = augment_pairs(z, x, plan[2][part], t.batch_size, g, a, (z_size, x_size), device, part)
             loss = pairs_loss(model, batch, t.r_pos, t.bf16)
             opt.zero_grad()
             loss.backward()
