@@ -85,16 +85,26 @@ class Step(NamedTuple):
 
 def track(tracker: Tracker, frames: Iterable[np.ndarray], box: Sequence[float]) -> Iterator[Step]:
     """A Step per frame: init on the first of `frames` with `box` (the Step holds that box, score
-    1), update on every later one."""
-    frames = iter(frames)
-    first = next(frames)
-    tic = time.perf_counter()
-    tracker.init(first, box)
-    yield Step(np.asarray(box, dtype=np.float64), 1.0, False, time.perf_counter() - tic, first)
-    for frame in frames:
-        tic = time.perf_counter()
-        box, score = tracker.update(frame)
-        yield Step(box, score, tracker.lost, time.perf_counter() - tic, frame)
+    1), update on every later one. The one loop, track_targets, for one target."""
+    for step in track_targets(_OneTarget(tracker), frames, [box]):
+        yield Step(step.boxes[0], float(step.scores[0]), bool(step.lost[0]), step.seconds, step.frame)
+
+
+class _OneTarget:
+    """A tracker seen as a MultiTracker of one target (it stays the caller's to close)."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker
+
+    def init(self, frame, boxes):
+        self.tracker.init(frame, boxes[0])
+
+    def update(self, frame):
+        return [self.tracker.update(frame)]
+
+    @property
+    def lost(self):
+        return [self.tracker.lost]
 
 
 class Steps(NamedTuple):
