@@ -4,9 +4,11 @@
 On each sequence, up to --frames frames from the first one where the target is visible are decoded
 before any timing; target 1 is the annotated one, the others boxes of its size spread over the
 frame (what they hold changes the work little: each target searches its own region). Each count
-runs with the network on 1 and 2 threads. The markdown table goes to stdout and to --out.
+runs with the network on 1 and 2 threads. The markdown table goes to stdout, to --out, and with
+--readme-block NAME into the README's block of that name.
 
     python benchmarks/targets.py [--sequences dev] [--frames 100] [--counts 1,2,4,8] [--out benchmarks/targets.md]
+        [--readme-block targets-table]
 """
 
 import argparse
@@ -54,6 +56,7 @@ def main():
     ap.add_argument("--frames", type=int, default=100, help="most frames timed per sequence (default 100)")
     ap.add_argument("--counts", default="1,2,4,8", help="numbers of targets (default 1,2,4,8)")
     ap.add_argument("--out", default=os.path.join("benchmarks", "targets.md"), help="markdown file to write")
+    ap.add_argument("--readme-block", help="also put the table into README.md's block of this name")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     sequences = startable(load_dataset(args.data, "auto", args.sequences))
@@ -79,15 +82,19 @@ def main():
     ]
     head = ["targets"] + [f"fps, {t} thread{'s' * (t > 1)}" for t in THREADS]
     head += [f"of {counts[0]} target's fps, {t} thread{'s' * (t > 1)}" for t in THREADS]
+    table = markdown.table(head, rows)
     text = (
         f"# Several targets\n\n{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
         f"OpenCV {cv2.__version__}. Median over {len(sequences)} `{args.sequences}` sequences of the fps of "
         f"update() (all targets), up to {args.frames} frames each, default config:\n\n"
-        + markdown.table(head, rows)
+        + table
         + "\n"
     )
     print(text)
     write_text(args.out, text)
+    if args.readme_block:
+        with open("README.md") as f:
+            write_text("README.md", markdown.fill(f.read(), args.readme_block, table))
 
 
 if __name__ == "__main__":
