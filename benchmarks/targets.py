@@ -86,9 +86,7 @@ def main():
     text = (
         f"# Several targets\n\n{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
         f"OpenCV {cv2.__version__}. Median over {len(sequences)} `{args.sequences}` sequences of the fps of "
-        f"update() (all targets), up to {args.frames} frames each, default config:\n\n"
-        + table
-        + "\n"
+        f"update() (all targets), up to {args.frames} frames each, default config:\n\n" + table + "\n"
     )
     print(text)
     write_text(args.out, text)
