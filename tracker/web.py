@@ -159,8 +159,17 @@ class Job:
             for n, frame in enumerate(self.video.frames_from(0)):
                 video.write(self.picture(frame, n))
 
-    def picture(self, frame, n):
-        boxes, scores, lost = self.results[n]
+    def live(self):
+        """The last frame tracked, drawn with its boxes, or None before the first."""
+        with self._lock:  # a correction may cut the results at any moment
+            if self.latest is None:
+                return None
+            n, frame = self.latest
+            row = self.results[n]
+        return self.picture(frame, n, row)
+
+    def picture(self, frame, n, row=None):
+        boxes, scores, lost = self.results[n] if row is None else row
         if self.targets == 1:
             return draw(frame, boxes[0], scores[0], n, lost=bool(lost[0]))
         return draw_targets(frame, boxes, scores, n, lost=lost)
@@ -348,11 +357,10 @@ def make_app(root, work, make_tracker, max_upload=500 << 20):
 
     @app.get("/api/jobs/{jid}/live")
     def live(jid: str):
-        job = found(jobs, jid, "job")
-        if job.latest is None:
+        picture = found(jobs, jid, "job").live()
+        if picture is None:
             raise HTTPException(404, "nothing tracked yet")
-        n, frame = job.latest
-        return Response(jpeg(job.picture(frame, n)), media_type="image/jpeg")
+        return Response(jpeg(picture), media_type="image/jpeg")
 
     @app.post("/api/jobs/{jid}/{action}")
     def steer(jid: str, action: str, body: dict | None = None):
