@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from test_model import randomize_batchnorm, sliding_dot
 from test_siamfc import moving_object, run
 from tracker.build import build_tracker
-from tracker.engine import OnnxEngine, graph_key, graph_names
+from tracker.engine import OnnxEngine, graph_key, graph_names, read_graphs, write_graphs
 from tracker.errors import UserError
 from tracker.model import SiamFC
 from tracker.params import load_params
@@ -187,3 +188,18 @@ def test_without_onnx_runtime_the_error_names_the_fix(monkeypatch):
         build_tracker()
     assert "\n" not in str(e.value)
     assert isinstance(build_tracker(tracking={"engine": "torch"}).engine, TorchEngine)
+
+
+def test_graphs_unused_for_a_month_are_removed_when_new_ones_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIAMTRACK_CACHE", str(tmp_path))
+    tracking = load_params()["tracking"]
+    graphs = {name: b"graph" for name in graph_names(tracking)}
+    write_graphs("old", graphs)
+    write_graphs("used", graphs)
+    month = time.time() - 31 * 86400
+    for path in (tmp_path / "onnx").iterdir():
+        os.utime(path, (month, month))
+    assert read_graphs("used", tracking) == graphs  # read: marked used now
+    write_graphs("new", graphs)
+    left = {path.name.split("-")[0] for path in (tmp_path / "onnx").iterdir()}
+    assert left == {"used", "new"}

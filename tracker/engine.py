@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import time
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from .errors import UserError
 from .fileio import cache_dir, read_verified, write_verified
 
 ENGINES = ("onnxruntime", "torch")
+UNUSED_DAYS = 30  # cached graphs not read for this long are removed when new ones are written
 # What the graphs compute is written in these files: a change to them is a new cache key.
 EXPORT_SOURCES = ("torch_engine.py", "model.py")
 
@@ -130,12 +132,25 @@ def _graph_path(key, name):
 
 def read_graphs(key, tracking):
     """The graphs cached under `key` for `tracking` (name -> bytes), or None if any is missing or
-    damaged: then all are exported anew."""
-    graphs = {name: read_verified(_graph_path(key, name)) for name in graph_names(tracking)}
-    return None if None in graphs.values() else graphs
+    damaged: then all are exported anew. Graphs read are marked used now (see write_graphs)."""
+    paths = {name: _graph_path(key, name) for name in graph_names(tracking)}
+    graphs = {name: read_verified(path) for name, path in paths.items()}
+    if None in graphs.values():
+        return None
+    for path in paths.values():
+        with contextlib.suppress(OSError):
+            os.utime(path)
+    return graphs
 
 
 def write_graphs(key, graphs):
+    """Cache `graphs` under `key`, and remove the graphs no start has used for UNUSED_DAYS (those of
+    older weights, configs or versions)."""
     for name, graph in graphs.items():
         with contextlib.suppress(UserError, OSError):  # a cache that can't be written only costs time
             write_verified(_graph_path(key, name), graph)
+    folder = cache_dir("onnx")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".onnx") and time.time() - entry.stat().st_mtime > UNUSED_DAYS * 86400:
+                os.remove(entry.path)
