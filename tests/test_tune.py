@@ -1,14 +1,7 @@
-"""benchmarks/tune.py: it loads against today's package, and it tunes only what a config can set."""
+"""The tune command: it tunes only what a config can set."""
 
-import importlib.util
-import os
-
+from tracker import tune
 from tracker.params import DEFAULTS
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-spec = importlib.util.spec_from_file_location("tune", os.path.join(ROOT, "benchmarks", "tune.py"))
-tune = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tune)  # fails where a name it imports from the package has moved
 
 
 def test_every_tuned_parameter_is_a_tracking_key_and_each_value_differs_from_the_default():

@@ -386,6 +386,11 @@ def parser():
     v.add_argument("--split", help="file of sequence names to convert (default: all)")
     v.add_argument("--limit", type=count_of("sequences"), help="convert at most this many sequences")
 
+    u = sub.add_parser("tune", help="tune the tracking parameters on a training split (coordinate descent)")
+    from .tune import add_arguments as add_tune_arguments
+
+    add_tune_arguments(u)
+
     w = sub.add_parser("serve", help="a local web page to track with: choose the objects in the browser")
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     w.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -467,6 +472,10 @@ def run(args):
         from .compare import main as compare
 
         compare(args)
+    elif args.command == "tune":
+        from .tune import main as tune
+
+        tune(args)
     elif args.command == "serve":
         from .specs import make_multi_tracker
         from .web import serve

@@ -6,10 +6,9 @@ configuration and scores the mean AUC over the clips. Each trial is kept in <out
 rerun (or a killed one) skips what is done. The best configuration is printed as YAML and written to
 <out>/best.yaml; how much each parameter moved the AUC around the best goes to stderr.
 
-    python benchmarks/tune.py --config configs/siamfc.yaml --split ../shared/data/train.txt
+    python run_tracker.py tune --config siamfc --split ../shared/data/train.txt
 """
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -20,20 +19,19 @@ from itertools import islice
 import numpy as np
 import yaml
 
-from tracker import weights as weights_io
-from tracker.benchmark import startable
-from tracker.build import tracker_from_net
-from tracker.config import resolve_weights
-from tracker.errors import UserError, run_script
-from tracker.fileio import write_json, write_text
-from tracker.metrics import aggregate
-from tracker.params import load_params
-from tracker.pool import limit_threads
-from tracker.progress import Progress
-from tracker.protocols import sequence_metrics
-from tracker.provenance import file_sha256
-from tracker.runner import first_visible, track_sequence
-from tracker.sequences import Sequence, load_dataset
+from .benchmark import startable
+from .build import tracker_from_net
+from .config import resolve_weights
+from .errors import UserError
+from .fileio import write_json, write_text
+from .metrics import aggregate
+from .params import load_params
+from .pool import limit_threads
+from .progress import Progress
+from .protocols import sequence_metrics
+from .provenance import file_sha256
+from .runner import first_visible, track_sequence
+from .sequences import Sequence, load_dataset
 
 # The values tried for each parameter besides the current one: coarse, as a trial takes a minute or
 # more on a CPU. Instance sizes keep (instance - exemplar) a multiple of the network's stride 8, so the
@@ -89,8 +87,19 @@ def load_clips(sequences, frames):
     return clips
 
 
-# Set before the worker pool forks, so the workers share the decoded frames instead of copying them.
+# The network and the decoded clips of this process: set by start(), in the main process and in
+# each worker the pool forks, so that the workers share the frames instead of copying them.
 _net, _clips = None, []
+
+
+def start(net, clips):
+    global _net, _clips
+    _net, _clips = net, clips
+
+
+def start_worker(net, clips):
+    start(net, clips)
+    limit_threads()
 
 
 def score_clip(job):
@@ -219,20 +228,21 @@ def check_setup(out, setup):
     write_json(path, setup)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="SiamFC config YAML whose tracking values are the starting point")
+def add_arguments(parser):
+    parser.add_argument("--config", help="SiamFC config whose tracking values are the starting point (file or name)")
     parser.add_argument("--split", required=True, help="text file of sequence names (use train, never dev)")
     parser.add_argument("--dataset", help="dataset folder (default: the split file's folder)")
     parser.add_argument("--frames", type=int, default=100, help="frames per sequence (default 100)")
     parser.add_argument("--trials", type=int, default=30, help="most configurations to score (default 30)")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--out", default="runs/tune", help="output folder (default runs/tune)")
-    args = parser.parse_args(argv)
+
+
+def main(args):
+    """The `tune` command: coordinate descent from the config's tracking values (module docstring)."""
     if min(args.frames, args.trials, args.workers) < 1:
         raise UserError("--frames, --trials and --workers must be at least 1")
 
-    global _net, _clips
     params = load_params(args.config)
     config = {k: v for k, v in params.items() if k != "tracking"}
     dataset = args.dataset or os.path.dirname(os.path.abspath(args.split))
@@ -246,9 +256,15 @@ def main(argv=None):
             "weights": file_sha256(resolve_weights(params["weights"])),
         },
     )
-    _net, _ = weights_io.load(params["weights"], params["model"])
-    _clips = load_clips(sequences, args.frames)
-    pool = multiprocessing.get_context("fork").Pool(args.workers, limit_threads) if args.workers > 1 else None
+    from . import weights as weights_io  # torch: imported when tuning, not when the command line is built
+
+    net, _ = weights_io.load(params["weights"], params["model"])
+    clips = load_clips(sequences, args.frames)
+    start(net, clips)
+    # fork: the workers get the clips from start()'s arguments without a copy being pickled over.
+    pool = (
+        multiprocessing.get_context("fork").Pool(args.workers, start_worker, (net, clips)) if args.workers > 1 else None
+    )
     try:
         trials = Trials(args.out, config, pool, args.trials)
         grid = swept(params["tracking"])
@@ -273,7 +289,3 @@ def main(argv=None):
     )
     write_text(os.path.join(args.out, "best.yaml"), text)
     print(text, end="")
-
-
-if __name__ == "__main__":
-    run_script(main)
