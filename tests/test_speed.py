@@ -1,12 +1,6 @@
-"""benchmarks/speed.py's tables: what the speed goal reads off them."""
+"""The speed command's tables: what the speed goal reads off them."""
 
-import importlib.util
-import os
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-spec = importlib.util.spec_from_file_location("speed", os.path.join(ROOT, "benchmarks", "speed.py"))
-speed = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(speed)
+from tracker import speed
 
 
 def entry(label, fps):

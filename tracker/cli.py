@@ -386,6 +386,11 @@ def parser():
     v.add_argument("--split", help="file of sequence names to convert (default: all)")
     v.add_argument("--limit", type=count_of("sequences"), help="convert at most this many sequences")
 
+    m = sub.add_parser("speed", help="frames per second of our tracker and OpenCV's on a dataset, step by step")
+    from .speed import add_arguments as add_speed_arguments
+
+    add_speed_arguments(m)
+
     u = sub.add_parser("tune", help="tune the tracking parameters on a training split (coordinate descent)")
     from .tune import add_arguments as add_tune_arguments
 
@@ -472,6 +477,10 @@ def run(args):
         from .compare import main as compare
 
         compare(args)
+    elif args.command == "speed":
+        from .speed import main as speed
+
+        speed(args)
     elif args.command == "tune":
         from .tune import main as tune
 

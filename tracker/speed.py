@@ -6,11 +6,15 @@ Our default tracker also gets a per-frame breakdown into update()'s three steps,
 per frame, and this machine's fp32 matrix-multiply rate, the ceiling those FLOPs could run at.
 The markdown table goes to stdout and to --out.
 
-    python benchmarks/speed.py [--sequences dev] [--frames 150] [--threads 1,2] [--out benchmarks/speed.md]
+    python run_tracker.py speed [--sequences dev] [--frames 150] [--threads 1,2] [--out speed.md]
+
+(benchmarks/speed.md, which the README quotes, is this with `--threads 1,2 --out benchmarks/speed.md`.)
+torch is imported only when measuring, not when the command line is built.
 """
 
 import argparse
 import collections
+import importlib.metadata
 import json
 import math
 import os
@@ -22,27 +26,23 @@ from itertools import islice
 
 import cv2
 import numpy as np
-import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from tracker import markdown
-from tracker import weights as weights_io
-from tracker.benchmark import startable
-from tracker.build import build_tracker
-from tracker.config import CONFIG_DIR
-from tracker.engine import OnnxEngine, onnx_session, search_graphs
-from tracker.errors import UserError, run_script
-from tracker.fileio import write_text
-from tracker.interface import track
-from tracker.params import load_params
-from tracker.peers import DEFAULT_PEER_MODELS, PeerUnavailable, quiet_opencv
-from tracker.progress import Progress
-from tracker.provenance import cpu_model
-from tracker.runner import first_visible
-from tracker.sequences import load_dataset
-from tracker.siamfc import SiamFCTracker
-from tracker.specs import make_tracker
-from tracker.torch_engine import TorchEngine, tracking_modules
+from . import markdown
+from .benchmark import startable
+from .build import build_tracker
+from .config import CONFIG_DIR
+from .engine import OnnxEngine, onnx_session, search_graphs
+from .errors import UserError
+from .fileio import write_text
+from .interface import track
+from .params import load_params
+from .peers import DEFAULT_PEER_MODELS, PeerUnavailable, quiet_opencv
+from .progress import Progress
+from .provenance import cpu_model
+from .runner import first_visible
+from .sequences import load_dataset
+from .siamfc import SiamFCTracker
+from .specs import make_tracker
 
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
@@ -71,6 +71,8 @@ class Entry:
 
 def claim_threads(tracker):
     """torch's thread count is process-wide: set it to the tracker's where torch runs its network."""
+    from .torch_engine import TorchEngine
+
     if isinstance(getattr(tracker, "engine", None), TorchEngine):
         tracker.engine.claim_threads()
 
@@ -113,6 +115,8 @@ class StepTimed(SiamFCTracker):
 def matmul_gflops(threads, n=2048, repeats=5):
     """fp32 torch.mm rate on `threads` threads (0: one per core), best of `repeats`: what the CPU can
     do at most."""
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(threads or os.cpu_count())
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -139,6 +143,12 @@ def network_inputs(tracker, frame, box):
 def network_gflop(tracker, crops):
     """GFLOP of the network and the correlation on `crops` (the search graphs' work), multiply and add
     counted apart, as torch counts them."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from . import weights as weights_io
+    from .torch_engine import tracking_modules
+
     params = load_params()
     net, _ = weights_io.load(params["weights"], params["model"])
     exemplar, search, _ = tracking_modules(net, tracker.p)
@@ -359,7 +369,7 @@ def layers_table(layers, peak):
 def report(args, entries, skipped, sizes, steps, machine, layers):
     notes = [
         f"{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
-        f"torch {torch.__version__}, OpenCV {cv2.__version__}.",
+        f"torch {importlib.metadata.version('torch')}, OpenCV {cv2.__version__}.",
         f"fps of update() alone, over up to {args.frames} frames of each sequence decoded beforehand; "
         "the trackers took turns on each sequence.",
     ]
@@ -396,8 +406,7 @@ def thread_counts(text):
     return counts
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser):
     parser.add_argument(
         "--data", default=os.path.join("..", "shared", "data"), help="dataset folder (default ../shared/data)"
     )
@@ -406,7 +415,7 @@ def main(argv=None):
     parser.add_argument(
         "--threads",
         type=thread_counts,
-        help="torch thread counts to run our tracker with, e.g. 1,2 (default: as its config says)",
+        help="thread counts to run our tracker with, e.g. 1,2 (default: as its config says)",
     )
     parser.add_argument(
         "--accurate",
@@ -416,14 +425,13 @@ def main(argv=None):
     )
     parser.add_argument("--peers", default="csrt,nano,vit", help="OpenCV trackers to time (default csrt,nano,vit)")
     parser.add_argument("--peer-models", default=DEFAULT_PEER_MODELS, help="folder of the Nano and Vit model files")
-    parser.add_argument("--out", default=os.path.join("benchmarks", "speed.md"), help="markdown file to write")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", default="speed.md", help="markdown file to write (default speed.md)")
+
+
+def main(args):
+    """The `speed` command: time every tracker, write and print the tables."""
     if args.frames < 2:
         raise UserError(f"--frames {args.frames}: give at least 2, the first one only starts the tracker")
     text = report(args, *measure(args))
     write_text(args.out, text)
     print(text, end="")
-
-
-if __name__ == "__main__":
-    run_script(main)
