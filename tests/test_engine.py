@@ -13,7 +13,7 @@ import torch
 from test_model import randomize_batchnorm, sliding_dot
 from test_siamfc import moving_object, run
 from tracker.build import build_tracker
-from tracker.engine import OnnxEngine, graph_key, graph_names, read_graphs, write_graphs
+from tracker.engine import OnnxEngine, graph_key, graph_names, onnx_session, read_graphs, write_graphs
 from tracker.errors import UserError
 from tracker.model import SiamFC
 from tracker.params import load_params
@@ -203,3 +203,22 @@ def test_graphs_unused_for_a_month_are_removed_when_new_ones_are_cached(tmp_path
     write_graphs("new", graphs)
     left = {path.name.split("-")[0] for path in (tmp_path / "onnx").iterdir()}
     assert left == {"used", "new"}
+
+
+@pytest.mark.parametrize("cause", [KeyboardInterrupt(), None])
+def test_onnx_runtime_failing_to_import_is_ctrl_c_or_one_line(monkeypatch, cause):
+    """ONNX Runtime reports a Ctrl-C during its import as an ImportError: it stays a Ctrl-C; any
+    other failure to import is one line naming the fix."""
+    real = __import__
+
+    def failing(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("initialization failed") from cause
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", failing)
+    expected = KeyboardInterrupt if cause else UserError
+    with pytest.raises(expected) as e:
+        onnx_session(b"", 1)
+    if cause is None:
+        assert "does not import" in str(e.value) and "tracking.engine: torch" in str(e.value)

@@ -64,7 +64,16 @@ def onnx_session(graph, threads, **options):
     """An ONNX Runtime CPU session of `graph` (bytes) on `threads` threads (0: one per core), with any
     other SessionOptions attributes given."""
     needs("onnxruntime")
-    import onnxruntime
+    try:
+        import onnxruntime
+    except ImportError as e:
+        # ONNX Runtime turns a Ctrl-C during its own import into "ImportError: initialization failed".
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise UserError(
+            f"onnxruntime is installed but does not import ({e}); reinstall it (pip install --force-reinstall "
+            "onnxruntime), or set tracking.engine: torch in the config"
+        ) from None
 
     settings = onnxruntime.SessionOptions()
     settings.intra_op_num_threads = threads
