@@ -10,8 +10,7 @@ import argparse
 import json
 
 from tracker.errors import UserError, run_script
-from tracker.fileio import write_text
-from tracker.markdown import fill
+from tracker.markdown import fill_file
 from tracker.report import format_longterm_table, format_table
 
 
@@ -24,13 +23,11 @@ def main():
     try:
         with open(args.results) as f:
             results = json.load(f)["trackers"]
-        with open(args.readme) as f:
-            text = f.read()
     except (OSError, KeyError, ValueError) as e:
-        raise UserError(f"cannot read {args.results} or {args.readme} ({e}); give a benchmark's results.json") from None
+        raise UserError(f"cannot read {args.results} ({e}); give a benchmark's results.json") from None
     longterm = all("fscore" in figures for figures in results.values())
     table = format_longterm_table(results) if longterm else format_table(results)
-    write_text(args.readme, fill(text, args.name, table))
+    fill_file(args.readme, args.name, table)
     print(f"wrote the {args.name} table of {args.results} into {args.readme}")
 
 

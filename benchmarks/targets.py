@@ -91,8 +91,7 @@ def main():
     print(text)
     write_text(args.out, text)
     if args.readme_block:
-        with open("README.md") as f:
-            write_text("README.md", markdown.fill(f.read(), args.readme_block, table))
+        markdown.fill_file("README.md", args.readme_block, table)
 
 
 if __name__ == "__main__":

@@ -77,17 +77,17 @@ def build_engine(params, weights=None, device="cpu"):
 
 def tracker_from_net(net, params, device="cpu", cls=SiamFCTracker):
     """A tracker (of class `cls`) with `params` on `net`, e.g. one being trained."""
+    check_rules(params, RULES, "the tracking parameters")  # set in code: checked before the engine is made
     return cls(engine_from_net(net, params, device), params)
 
 
 def engine_from_net(net, params, device="cpu", key=None):
-    """What runs `net` for the tracking parameters, its ONNX graphs cached under `key` (see
-    torch_engine.make_engine)."""
+    """What runs `net` for the tracking parameters (checked already), its ONNX graphs cached under
+    `key` (see torch_engine.make_engine)."""
     import torch
 
     from .torch_engine import TorchEngine, make_engine
 
-    check_rules(params, RULES, "the tracking parameters")  # before the engine is made for them
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
     engine = make_engine(net, params, device, key)

@@ -3,6 +3,7 @@
 import re
 
 from .errors import UserError
+from .fileio import write_text
 
 
 def table(head, rows):
@@ -18,3 +19,13 @@ def fill(text, name, table):
     if not pattern.search(text):
         raise UserError(f"no '<!-- {name}:start -->' ... '<!-- {name}:end -->' block; add one where the table goes")
     return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text, count=1)
+
+
+def fill_file(path, name, table):
+    """fill() the file at `path` (a README) in place, written whole."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); run from the repository's top folder") from None
+    write_text(path, fill(text, name, table))
