@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker import benchmark, pool, records, runner
+from tracker import benchmark, params, pool, records, runner
 from tracker import specs as tracker_specs
 from tracker import weights as tracker_weights
 from tracker.config import resolve_weights
@@ -205,7 +205,7 @@ def test_results_of_another_config_weights_or_code_are_run_again(dataset, tmp_pa
 
     # The same config and another weights file (same model, other bytes) makes other results too.
     weights = tmp_path / "other.pt"
-    blob = torch.load(resolve_weights("siamfc_mobilenet.pt"), weights_only=True)
+    blob = torch.load(resolve_weights(params.DEFAULTS["weights"]), weights_only=True)
     blob["state_dict"]["out_bias"] += 0.5
     blob["sha256"] = tracker_weights.checksum(blob)  # changed on purpose: not corrupt
     torch.save(blob, weights)

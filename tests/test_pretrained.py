@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from tracker.errors import UserError
-from tracker.model import SiamFC, load_mobilenet_v1, mobilenet_v1
+from tracker.model import SiamFC, load_mobilenet_v1, mobilenet_v1, mobilenet_v1_deep
 from tracker.train import param_groups
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
@@ -87,6 +87,23 @@ def test_the_unpadded_dilated_backbone_computes_what_the_file_does(v1_05):
     assert (ours[..., 1::2, 1::2][..., :8, :8] - theirs[..., 2:10, 2:10]).abs().max() > 0.1
 
 
+@needs_models
+def test_the_deep_backbone_computes_what_the_file_does_inside(v1_05):
+    """mobilenet_v1_deep's blocks 8 and 9, dilated and padded, equal the file's blocks 8 and 9 (at
+    stride 16) at every second position, where neither network's padding reaches: each block reaches
+    one of the file's cells, two of ours, further."""
+    net = mobilenet_v1_deep(0.5).eval()
+    load_mobilenet_v1(net, v1_05)
+    rgb = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1)) * 255
+    theirs = file_network(v1_05, rgb, 19)  # 14x14 at stride 16
+    with torch.no_grad():
+        ours = net[:-2](rgb.flip(1)[:, :, 2:, 2:])  # 17x17 at stride 8: the padded blocks keep the size
+    assert ours.shape[-2:] == (17, 17) and theirs.shape[-2:] == (14, 14)
+    torch.testing.assert_close(ours[..., 4:-4:2, 4:-4:2], theirs[..., 4:9, 4:9], atol=1e-4, rtol=1e-4)
+    # and at the border, padding ours where the file's has pixels, they differ
+    assert (ours[..., 0, ::2] - theirs[..., 2, 2:11]).abs().max() > 0.1
+
+
 def test_backbone_sizes_and_stride():
     net = SiamFC("mobilenet_v1", 0.5).eval()
     with torch.no_grad():
@@ -96,6 +113,8 @@ def test_backbone_sizes_and_stride():
     assert z.shape == (1, 256, 5, 5) and x.shape == (1, 256, 21, 21)
     assert x2.shape[-1] == 22  # 8 more pixels, one more position: total stride 8
     assert net(torch.zeros(2, 3, 127, 127), torch.zeros(2, 3, 255, 255)).shape == (2, 1, 17, 17)
+    deep = SiamFC("mobilenet_v1_deep", 0.5).eval()
+    assert deep(torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255)).shape == (1, 1, 17, 17)
 
 
 def test_weights_that_do_not_fit_are_refused():

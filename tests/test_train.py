@@ -429,7 +429,8 @@ def test_damaged_or_unchecked_cached_crops_are_built_again(data, tmp_path, capfd
 
 
 def test_the_plainest_shipped_tracking_config_is_named_for_new_weights():
-    assert tracking_config_for({"backbone": "mobilenet_v1", "width": 0.5}) == "siamfc"
+    assert tracking_config_for({"backbone": "mobilenet_v1_deep", "width": 0.5}) == "siamfc"
+    assert tracking_config_for({"backbone": "mobilenet_v1", "width": 0.5}) == "siamfc_mobilenet"
     assert tracking_config_for({"backbone": "light", "width": 1.0}) == "siamfc_light"  # not 5s, fast or onepass
     assert tracking_config_for({"backbone": "alexnet", "width": 1.0}) == "siamfc_alexnet"
     assert tracking_config_for({"backbone": "light", "width": 0.25}) is None
@@ -576,7 +577,7 @@ def test_a_file_that_is_not_coco_is_a_one_line_error(tmp_path):
 
 
 def test_the_commands_for_new_weights_name_a_config_only_where_needed():
-    default = usage_lines("w.pt", {"backbone": "mobilenet_v1", "width": 0.5})
+    default = usage_lines("w.pt", {"backbone": "mobilenet_v1_deep", "width": 0.5})
     assert default[0].endswith("track VIDEO --bbox X,Y,W,H --weights w.pt") and "--trackers siamfc@w.pt," in default[1]
     light = usage_lines("w.pt", {"backbone": "light", "width": 1.0})
     assert "--config siamfc_light --weights w.pt" in light[0] and "--trackers siamfc:siamfc_light@w.pt," in light[1]

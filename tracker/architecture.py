@@ -1,10 +1,13 @@
 """What tracking and config checking need to know of the network without importing torch; model.py
 builds the networks to match."""
 
-# Crop pixels per response cell: every backbone here strides 8 in all, with no padding, so that an
-# exemplar of z px and a search crop of x px give a response of (x - z) / 8 + 1 cells a side.
+# Crop pixels per response cell: every backbone here strides 8 in all, and keeps no padding where it
+# would shrink the map, so that an exemplar of z px and a search crop of x px give a response of
+# (x - z) / 8 + 1 cells a side.
 TOTAL_STRIDE = 8
-BACKBONES = ("alexnet", "light", "mobilenet_v1")  # model.py builds each with the function of that name
+# model.py builds each with the function of that name
+BACKBONES = ("alexnet", "light", "mobilenet_v1", "mobilenet_v1_deep")
+PRETRAINED_BACKBONES = ("mobilenet_v1", "mobilenet_v1_deep")  # what train.pretrained can start
 CONFIG_CHOICES = {("model", "backbone"): BACKBONES}  # for config.load_config
 
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from . import cropcache
 from . import weights as weights_io
-from .architecture import CONFIG_CHOICES, TOTAL_STRIDE
+from .architecture import CONFIG_CHOICES, PRETRAINED_BACKBONES, TOTAL_STRIDE
 from .config import CONFIG_DIR, at_least, between, load_config, merge, read_yaml, shipped_configs
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
@@ -463,8 +463,9 @@ def init_weights(net):
 def start_from_pretrained(net, model_cfg, path):
     from .pretrained import read_convolutions  # needs the tflite package: only when asked for
 
-    if model_cfg["backbone"] != "mobilenet_v1":
-        raise UserError(f"train.pretrained needs model.backbone mobilenet_v1, not {model_cfg['backbone']}")
+    if model_cfg["backbone"] not in PRETRAINED_BACKBONES:
+        names = " or ".join(PRETRAINED_BACKBONES)
+        raise UserError(f"train.pretrained needs model.backbone {names}, not {model_cfg['backbone']}")
     try:
         load_mobilenet_v1(net.backbone, read_convolutions(path))
     except ValueError as e:
