@@ -47,6 +47,7 @@ from .specs import make_tracker
 ACCURATE_CONFIG = os.path.join(CONFIG_DIR, "siamfc_alexnet.yaml")
 FAST_CONFIG = os.path.join(CONFIG_DIR, "siamfc_fast.yaml")
 LIGHT_CONFIG = os.path.join(CONFIG_DIR, "siamfc_light.yaml")
+MOBILENET_CONFIG = os.path.join(CONFIG_DIR, "siamfc_mobilenet.yaml")
 STEPS = {
     "search_crops": "search crops (shrink, warp every scale)",
     "score_maps": "network (every scale) and correlation",
@@ -232,6 +233,7 @@ def make_entries(args):
     # The default with the search branch on torch instead of ONNX Runtime: the same boxes.
     entries = ours + [
         Entry("siamfc-torch", make_tracker("siamfc", tracking={"engine": "torch"})),
+        Entry("siamfc-mobilenet", make_tracker("siamfc", config=MOBILENET_CONFIG)),
         Entry("siamfc-light", make_tracker("siamfc", config=LIGHT_CONFIG)),
         Entry("siamfc-fast", make_tracker("siamfc", config=FAST_CONFIG)),
     ]
