@@ -1,9 +1,9 @@
 """What tracking and config checking need to know of the network without importing torch; model.py
 builds the networks to match."""
 
-# Crop pixels per response cell: every backbone here strides 8 in all, and keeps no padding where it
-# would shrink the map, so that an exemplar of z px and a search crop of x px give a response of
-# (x - z) / 8 + 1 cells a side.
+# Crop pixels per response cell: every backbone here strides 8 in all, and each of its layers is either
+# unpadded (shrinking exemplar and search alike) or keeps the size (mobilenet_v1_deep's last two), so
+# that an exemplar of z px and a search crop of x px give a response of (x - z) / 8 + 1 cells a side.
 TOTAL_STRIDE = 8
 # model.py builds each with the function of that name
 BACKBONES = ("alexnet", "light", "mobilenet_v1", "mobilenet_v1_deep")
