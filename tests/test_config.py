@@ -90,15 +90,9 @@ def test_shipped_configs_load(name):
     cfg = load_config(os.path.join(CONFIG_DIR, name), defaults, CONFIG_CHOICES)
     # Files are named for the backbone they use when it is not the default one; the light
     # backbone's variants (fast, five scales, one pass) are named for what they change.
-    expected = (
-        "alexnet"
-        if "alexnet" in name
-        else "mobilenet_v1_deep"
-        if name in ("siamfc.yaml", "train.yaml")
-        else "mobilenet_v1"
-        if "mobilenet" in name
-        else "light"
-    )
+    deep, seven = "mobilenet_v1_deep", "mobilenet_v1"
+    named = {"siamfc.yaml": deep, "train.yaml": deep, "siamfc_mobilenet.yaml": seven}
+    expected = named.get(name, "alexnet" if "alexnet" in name else "light")
     assert cfg["model"]["backbone"] == expected
 
 

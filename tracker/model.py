@@ -83,7 +83,7 @@ def mobilenet_v1(width=0.5, blocks=UNPADDED_BLOCKS):
 
 def mobilenet_v1_deep(width=0.5):
     """mobilenet_v1 with two more of MobileNetV1's blocks, dilated and padded: receptive field 155
-    px, more of what ImageNet taught, ~1.6x the search branch's time."""
+    px, more of what ImageNet taught, 0.483 against 0.336 GFLOP a tracked frame."""
     return mobilenet_v1(width, blocks=UNPADDED_BLOCKS + 2)
 
 
