@@ -64,3 +64,18 @@ def test_any_tracker_follows_several_targets_one_instance_each():
     assert np.array_equal(steps[0].boxes, [[1, 2, 3, 4], [5, 6, 7, 8]]) and steps[0].scores.tolist() == [1, 1]
     assert np.array_equal(steps[2].boxes, steps[0].boxes) and steps[2].lost.tolist() == [True, True]
     assert steps[1].lost.tolist() == [False, False]
+
+
+def test_stacks_split_over_two_threads_score_as_one_thread_does():
+    """With tracking.threads 2 ONNX Runtime runs a stack of crops as two parts at once (see
+    engine.OnnxEngine): the same maps as the whole stack on one thread, so the same boxes."""
+    frames, truth = leave_and_return()
+    starts = [truth[0], [20, 20, 60, 40], [230, 130, 40, 70]]
+    one, two = (build_multi_tracker(tracking={"threads": n}) for n in (1, 2))
+    assert two.engine._parts == 2  # noqa: SLF001 - the split is what is tested
+    stack = np.random.default_rng(0).integers(0, 256, (5, 255, 255, 3), dtype=np.uint8)
+    kernels = [two.engine.exemplar(stack[i, :127, :127]) for i in range(5)]  # a kernel each
+    assert np.array_equal(one.engine.score_maps(stack, kernels), two.engine.score_maps(stack, kernels))
+    a, b = (run_targets(tracker, frames, starts) for tracker in (one, two))
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y)

@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.util
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -86,7 +87,13 @@ def onnx_session(graph, threads, **options):
 class OnnxEngine:
     """The network's graphs (torch_engine.export_graphs: name -> ONNX bytes) on ONNX Runtime's CPU
     threads; on one of them ONNX Runtime runs the search branch ~1.5x as fast as torch (it lays
-    channels out in blocks and fuses each convolution with its ReLU)."""
+    channels out in blocks and fuses each convolution with its ReLU).
+
+    With `threads` above 1 (0: one per core), a stack of several crops is split into as many parts,
+    each run on one thread at the same time: ONNX Runtime's own threads share out every layer and
+    wait for each other after it (4 targets on 2 cores: 17.1 fps, against 19.4 on one thread), where
+    two parts of four 255 px crops at once take 0.55 of one thread's time. A single crop runs on
+    `threads`."""
 
     def __init__(self, graphs, threads):
         self.graphs = graphs
@@ -94,12 +101,25 @@ class OnnxEngine:
         sessions = {name: onnx_session(graph, 1 if name == "upsample" else threads) for name, graph in graphs.items()}
         self._exemplar, self._upsample = sessions.pop("exemplar"), sessions.pop("upsample")
         self._search = {s.get_inputs()[0].shape[1]: s for s in sessions.values()}  # by crop size
+        self._parts = threads or os.cpu_count() or 1
+        self._one_thread, self._pool = {}, None
+        if self._parts > 1:
+            one = (onnx_session(graphs[name], 1) for name in sessions)
+            self._one_thread = {s.get_inputs()[0].shape[1]: s for s in one}
+            self._pool = ThreadPoolExecutor(self._parts - 1)
 
     def exemplar(self, crop):
         return self._exemplar.run(None, {"crop": crop[None]})
 
     def score_maps(self, crops, kernels):
-        return self._search[crops.shape[1]].run(None, self.inputs(crops, kernels))[0]
+        size, parts = crops.shape[1], min(self._parts, len(crops))
+        if parts < 2:
+            return self._search[size].run(None, self.inputs(crops, kernels))[0]
+        run = self._one_thread[size].run  # one session may run on several threads at once
+        ends = np.linspace(0, len(crops), parts + 1).astype(int)
+        jobs = [self.inputs(crops[a:b], kernels[a:b]) for a, b in zip(ends[:-1], ends[1:])]
+        rest = [self._pool.submit(run, None, job) for job in jobs[1:]]
+        return np.concatenate([run(None, jobs[0])[0], *(f.result()[0] for f in rest)])
 
     @staticmethod
     def inputs(crops, kernels):
