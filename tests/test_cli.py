@@ -266,6 +266,22 @@ BAD_INPUTS = {
         ["{clip}", "--bbox", BOX, "--tracker", "kcf", "--config", "siamfc_fast"],
         ["--config", "kcf"],
     ),
+    "set for a peer": (
+        ["{clip}", "--bbox", BOX, "--tracker", "kcf", "--set", "tracking.threads=2"],
+        ["--set", "kcf"],
+    ),
+    "set of an unknown tracking key": (
+        ["{clip}", "--bbox", BOX, "--set", "tracking.thread=2"],
+        ["unknown config key", "tracking.thread", "threads"],
+    ),
+    "set of a value the rules refuse": (
+        ["{clip}", "--bbox", BOX, "--set", "tracking.scale_num=2"],
+        ["tracking.scale_num", "odd"],
+    ),
+    "set of a model key": (
+        ["{clip}", "--bbox", BOX, "--set", "model.width=1.0"],
+        ["--set model", "tracking parameters", "--weights"],
+    ),
     "heatmap for a peer": (["{clip}", "--bbox", BOX, "--tracker", "kcf", "--heatmap"], ["--heatmap", "kcf"]),
     "heatmap for two targets": (["{clip}", "--bbox", BOX, "--bbox", BOX, "--heatmap"], ["--heatmap", "one target"]),
     "peer without its model files": (
@@ -356,6 +372,21 @@ def test_json_says_how_the_boxes_were_made(clip, tmp_path):
     assert made["config"].endswith("siamfc.yaml") and made["weights"].endswith(".pt")
     assert made["weights_sha256"] == hashlib.sha256(Path(made["weights"]).read_bytes()).hexdigest()
     assert len(made["frames"]) == FRAMES
+
+
+def test_set_changes_a_tracking_parameter_and_the_json_says_so(clip, tmp_path):
+    # One scale instead of three: the box keeps its size on every frame, and differs from the default's.
+    path, box = clip
+    one = tmp_path / "one.json"
+    argv = ["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(one), "--set", "tracking.scale_num=1"]
+    assert cli.main(argv) == 0
+    made = json.loads(one.read_text())
+    assert made["set"] == ["tracking.scale_num=1"]
+    sizes = {tuple(f["box"][2:]) for f in made["frames"]}
+    assert sizes == {tuple(float(v) for v in box[2:])}
+    assert cli.main(["track", str(path), "--bbox", bbox_arg(box), "--boxes", str(tmp_path / "d.json")]) == 0
+    default = json.loads((tmp_path / "d.json").read_text())
+    assert "set" not in default and len({tuple(f["box"][2:]) for f in default["frames"]}) > 1
 
 
 def test_csv_has_a_header_and_a_frame_range_keeps_the_source_frame_numbers(clip, tmp_path):
@@ -527,6 +558,8 @@ def test_serve_on_a_busy_port_or_a_missing_folder_is_one_line(tmp_path, capfd):
     assert f"error: cannot listen on 127.0.0.1:{port}" in capfd.readouterr().err
     assert cli.main(["serve", "--root", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capfd.readouterr().err
+    assert cli.main(["serve", "--root", str(tmp_path), "--set", "tracking.scale_num=two"]) == 2
+    assert "tracking.scale_num" in capfd.readouterr().err
 
 
 def test_serve_without_its_packages_names_the_install(tmp_path, monkeypatch, capfd):

@@ -105,10 +105,10 @@ def check_outputs(args, sources):
 def check_tracker_options(args):
     if args.tracker == "siamfc":
         return
-    for flag, value in (("--config", args.config), ("--weights", args.weights)):
+    for flag, value in (("--config", args.config), ("--weights", args.weights), ("--set", args.overrides)):
         if value:
             raise UserError(f"{flag} sets up siamfc, not {args.tracker}; leave it out, or use --tracker siamfc")
-    if args.heatmap:
+    if getattr(args, "heatmap", False):  # serve has no --heatmap
         raise UserError(f"--heatmap shows siamfc's response map, and {args.tracker} has none; leave it out")
 
 
@@ -155,6 +155,7 @@ def stop_flag():
 def track(args):
     """Track each source (several when given several, or a folder of videos) with one tracker."""
     from .fileio import remove_stale_temporaries
+    from .params import tracking_overrides
     from .peers import quiet_opencv
     from .provenance import tracker_files
     from .specs import make_multi_tracker
@@ -170,11 +171,14 @@ def track(args):
     quiet_opencv()
     say = message_printer(args)
     summary, failed = [], 0
-    with make_multi_tracker(args.tracker, args.config, args.weights, args.peer_models, args.device) as tracker:
+    tracking = tracking_overrides(args.config, args.overrides) if args.overrides else None
+    make = functools.partial(make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models)
+    with make(args.device, tracking) as tracker:
         # What the JSON boxes record of how they were made, besides the source.
         details = {
             "tracker": args.tracker,
             **tracker_files(args.tracker, args.config, args.weights, args.peer_models),
+            **({"set": args.overrides} if args.overrides else {}),
             "siamtrack": __version__,
         }
         for source in sources:
@@ -413,18 +417,22 @@ def parser():
         help="training config: a YAML file or a shipped config's name (default train: configs/train.yaml, the "
         f"shipped weights' recipe; also {', '.join(n for n in shipped_configs() if n.startswith('train_'))})",
     )
-    r.add_argument(
+    add_set_argument(r, "config keys, e.g. --set train.epochs=2 data.root=/data/mine")
+    r.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the config's out")
+    r.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
+    return p
+
+
+def add_set_argument(p, what):
+    p.add_argument(
         "--set",
         dest="overrides",
         action="extend",
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="override config keys, e.g. --set train.epochs=2 data.root=/data/mine (values read as YAML)",
+        help=f"override {what} (values read as YAML)",
     )
-    r.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the config's out")
-    r.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
-    return p
 
 
 def add_model_arguments(p):
@@ -434,6 +442,7 @@ def add_model_arguments(p):
         f"{', '.join(shipped_configs())} (default siamfc)",
     )
     p.add_argument("--weights", help="weights file (default: the config's, shipped in tracker/weights/)")
+    add_set_argument(p, "the config's tracking parameters, e.g. --set tracking.threads=2")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="torch device (default cpu)")
 
 
@@ -486,11 +495,14 @@ def run(args):
 
         tune(args)
     elif args.command == "serve":
+        from .params import tracking_overrides
         from .specs import make_multi_tracker
         from .web import serve
 
+        check_tracker_options(args)
+        tracking = tracking_overrides(args.config, args.overrides) if args.overrides else None
         make = functools.partial(
-            make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models, args.device
+            make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models, args.device, tracking
         )
         make().close()  # a tracker that cannot be built fails now, not on the first job
         serve(args.host, args.port, args.root, args.work, make, args.max_upload_mb)

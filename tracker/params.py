@@ -4,8 +4,9 @@ states what differs from it, and RULES say what the values may be beyond their t
 import os
 
 from .architecture import CONFIG_CHOICES, TOTAL_STRIDE
-from .config import CONFIG_DIR, at_least, between, load_config, read_yaml
+from .config import CONFIG_DIR, at_least, between, load_config, parse_overrides, read_yaml
 from .engine import ENGINES
+from .errors import UserError
 
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "siamfc.yaml")
 DEFAULTS = read_yaml(DEFAULT_CONFIG)
@@ -49,3 +50,17 @@ RULES = (
 def load_params(path=None):
     """The parameters of the config at `path` (a file or a shipped config's name; None: the default)."""
     return load_config(path, DEFAULTS, CHOICES, RULES)
+
+
+def tracking_overrides(path, items):
+    """The tracking values that `--set tracking.KEY=VALUE` items give, checked against the config at
+    `path` (keys, types and rules) as if written there. The model comes with the weights, so only
+    tracking keys may be set this way."""
+    given = parse_overrides(items)
+    for key in set(given) - {"tracking"}:
+        raise UserError(
+            f"--set {key}.…: only tracking parameters can be set here, e.g. --set tracking.threads=2; "
+            "the model comes with --config and --weights"
+        )
+    load_config(path, DEFAULTS, CHOICES, RULES, items)
+    return given.get("tracking", {})
