@@ -10,16 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from tracker.errors import UserError
-from tracker.model import MOBILENET_V2_BLOCKS, SiamFC, load_mobilenet_v1, mobilenet_v1, mobilenet_v1_deep, mobilenet_v2
+from tracker.model import SiamFC, load_mobilenet_v1, mobilenet_v1, mobilenet_v1_deep
 from tracker.train import param_groups
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 MODELS = os.path.join(SHARED, "models")
 V1_05 = os.path.join(MODELS, "mobilenet_v1_0.5_160_quant.tflite")
 V1_075 = os.path.join(MODELS, "mobilenet_v1_0.75_192_quant.tflite")
-V2 = os.path.join(MODELS, "mobilenet_v2_1.0_224_quant.tflite")
-# MobileNetV2's blocks as published: (expansion, channels, repeats, first stride)
-V2_TABLE = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 DOGS = os.path.join(SHARED, "data", "images", "Dog_YoloV4dog")
 
 pretrained = pytest.importorskip("tracker.pretrained")
@@ -42,33 +39,13 @@ def file_network(layers, rgb, n):
     return x
 
 
-def file_conv(x, layer, relu=True):
-    w, stride = layer["weight"], layer["stride"]
-    groups = w.shape[0] if layer["depthwise"] else 1
-    x = F.conv2d(pretrained.same_pad(x, w.shape[-1], stride), w, layer["bias"], stride, groups=groups)
-    return x.clamp(0, 6) if relu else x
-
-
-def file_network_v2(layers, rgb, blocks=None):
-    """MobileNetV2 as TensorFlow runs the file (SAME padding, ReLU6, linear projections, the input
-    added where the shapes allow) through its first `blocks` blocks, or to the logits."""
-    convs = iter(layers)
-    x, cin, done = file_conv(rgb / 127.5 - 1, next(convs)), 32, 0
-    for expansion, cout, repeats, first_stride in V2_TABLE:
-        for i in range(repeats):
-            if done == blocks:
-                return x
-            y = file_conv(x, next(convs)) if expansion > 1 else x
-            y = file_conv(file_conv(y, next(convs)), next(convs), relu=False)
-            x = x + y if cin == cout and (i > 0 or first_stride == 1) else y
-            cin, done = cout, done + 1
-    x = file_conv(x, next(convs)).mean((2, 3), keepdim=True)
-    logits = next(convs)
-    return F.conv2d(x, logits["weight"], logits["bias"]).flatten(1)
-
-
-def dog_crops(size):
-    """The first 8 dog boxes of the still images as RGB, each resized to a classifier's input."""
+@needs_models
+@pytest.mark.parametrize("path, size, least", [(V1_05, 160, 7), (V1_075, 192, 8)])
+@pytest.mark.skipif(not os.path.isdir(DOGS), reason="../shared/data/images is not here")
+def test_the_classifier_read_from_the_file_sees_dogs(path, size, least):
+    # The first 8 dog boxes of the still images, each resized to the classifier's input: ImageNet's
+    # dog breeds are its classes 152-269 (0 is "background"). MobileNetV1-0.5 calls one a tennis ball.
+    layers = pretrained.read_convolutions(path)
     with open(os.path.join(DOGS, "annotations.json")) as f:
         annotations = json.load(f)[:8]
     crops = []
@@ -76,19 +53,8 @@ def dog_crops(size):
         x, y, w, h = (int(v) for v in a["boxes"][0])
         img = cv2.imread(os.path.join(DOGS, a["file"]))[y : y + h, x : x + w, ::-1]
         crops.append(cv2.resize(np.ascontiguousarray(img), (size, size), interpolation=cv2.INTER_AREA))
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
-
-
-@needs_models
-@pytest.mark.parametrize(
-    "path, size, least, network",
-    [(V1_05, 160, 7, pretrained.classify), (V1_075, 192, 8, pretrained.classify), (V2, 224, 7, file_network_v2)],
-)
-@pytest.mark.skipif(not os.path.isdir(DOGS), reason="../shared/data/images is not here")
-def test_the_classifier_read_from_the_file_sees_dogs(path, size, least, network):
-    # ImageNet's dog breeds are its classes 152-269 (0 is "background"). MobileNetV1-0.5 calls one
-    # a tennis ball, MobileNetV2 one a dhole (a wild dog, class 274).
-    top1 = network(pretrained.read_convolutions(path), dog_crops(size)).argmax(1).numpy()
+    rgb = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float()
+    top1 = pretrained.classify(layers, rgb).argmax(1).numpy()
     assert ((top1 >= 152) & (top1 <= 269)).sum() >= least, top1
 
 
@@ -138,27 +104,6 @@ def test_the_deep_backbone_computes_what_the_file_does_inside(v1_05):
     assert (ours[..., 0, ::2] - theirs[..., 2, 2:11]).abs().max() > 0.1
 
 
-@needs_models
-def test_the_v2_backbone_computes_what_the_file_does_inside():
-    """Our unpadded MobileNetV2 (its residuals cropped to the unpadded blocks' outputs) equals the
-    file's network at stride 8 away from the borders, and its dilated blocks 8-10 equal the file's
-    at stride 16 at every second position where neither network's padding reaches."""
-    layers = pretrained.read_convolutions(V2)
-    net = mobilenet_v2().eval()
-    load_mobilenet_v1(net, layers)
-    rgb = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(2)) * 255
-    with torch.no_grad():
-        six = net[:8](rgb.flip(1)[:, :, 2:, 2:])  # the first convolution, its ReLU6, six blocks
-        ten = net[:-2](rgb.flip(1)[:, :, 2:, 2:])
-    theirs6, theirs10 = file_network_v2(layers, rgb, 6), file_network_v2(layers, rgb, 10)
-    assert six.shape[-2:] == (21, 21) and theirs6.shape[-2:] == (28, 28)
-    torch.testing.assert_close(six, theirs6[..., 3:24, 3:24], atol=1e-4, rtol=1e-4)
-    # block 7 keeps stride 8, unpadded: our odd positions are the file's from its third on
-    assert ten.shape[-2:] == (19, 19) and theirs10.shape[-2:] == (14, 14)
-    torch.testing.assert_close(ten[..., 7:12:2, 7:12:2], theirs10[..., 5:8, 5:8], atol=1e-4, rtol=1e-4)
-    assert (ten[..., 1, 1::2] - theirs10[..., 2, 2:11]).abs().max() > 0.1  # the borders differ
-
-
 def test_backbone_sizes_and_stride():
     net = SiamFC("mobilenet_v1", 0.5).eval()
     with torch.no_grad():
@@ -170,12 +115,6 @@ def test_backbone_sizes_and_stride():
     assert net(torch.zeros(2, 3, 127, 127), torch.zeros(2, 3, 255, 255)).shape == (2, 1, 17, 17)
     deep = SiamFC("mobilenet_v1_deep", 0.5).eval()
     assert deep(torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255)).shape == (1, 1, 17, 17)
-    v2 = SiamFC("mobilenet_v2", 1.0).eval()
-    with torch.no_grad():
-        assert v2.embed(torch.zeros(1, 3, 127, 127)).shape == (1, 64, 7, 7)
-        assert v2.embed(torch.zeros(1, 3, 263, 263)).shape[-1] == 24
-    assert v2(torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255)).shape == (1, 1, 17, 17)
-    assert len(MOBILENET_V2_BLOCKS) == 10
 
 
 def test_weights_that_do_not_fit_are_refused():

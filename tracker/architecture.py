@@ -6,8 +6,8 @@ builds the networks to match."""
 # that an exemplar of z px and a search crop of x px give a response of (x - z) / 8 + 1 cells a side.
 TOTAL_STRIDE = 8
 # model.py builds each with the function of that name
-BACKBONES = ("alexnet", "light", "mobilenet_v1", "mobilenet_v1_deep", "mobilenet_v2")
-PRETRAINED_BACKBONES = ("mobilenet_v1", "mobilenet_v1_deep", "mobilenet_v2")  # what train.pretrained can start
+BACKBONES = ("alexnet", "light", "mobilenet_v1", "mobilenet_v1_deep")
+PRETRAINED_BACKBONES = ("mobilenet_v1", "mobilenet_v1_deep")  # what train.pretrained can start
 CONFIG_CHOICES = {("model", "backbone"): BACKBONES}  # for config.load_config
 
 

@@ -87,85 +87,11 @@ def mobilenet_v1_deep(width=0.5):
     return mobilenet_v1(width, blocks=UNPADDED_BLOCKS + 2)
 
 
-# MobileNetV2's inverted residual blocks (Sandler et al. 2018), as (expansion, channels at width 1,
-# stride, dilation): the first six as published, the seventh's stride 2 kept at 1, and the 64-channel
-# blocks after it dilated instead, as in mobilenet_v1.
-MOBILENET_V2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 24, 1, 1), (6, 32, 2, 1), (6, 32, 1, 1), (6, 32, 1, 1))
-MOBILENET_V2_BLOCKS += ((6, 64, 1, 1),) + ((6, 64, 1, 2),) * 3  # the first seven unpadded, as in mobilenet_v1
-
-
-class DilatedDepthwise(nn.Conv2d):
-    """A 3x3 depthwise convolution dilated by 2 and padded by 2, computed in training as one
-    undilated convolution over the input's four grids of even and odd rows and columns: the same
-    result, and torch's CPU backward of a dilated depthwise convolution is 5-40x slower (1.6-11 s
-    against 0.25-0.55 s for 32 crops of 384 channels at 23x23). In eval, and so in the exported
-    graphs, it is the plain convolution."""
-
-    def __init__(self, channels):
-        super().__init__(channels, channels, 3, padding=2, dilation=2, groups=channels)
-
-    def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        h, w = x.shape[-2:]
-        grids = F.pixel_unshuffle(F.pad(x, (0, w % 2, 0, h % 2)), 2)
-        weight, bias = self.weight.repeat_interleave(4, 0), self.bias.repeat_interleave(4)
-        return F.pixel_shuffle(F.conv2d(grids, weight, bias, padding=1, groups=4 * self.groups), 2)[..., :h, :w]
-
-
-class InvertedResidual(nn.Module):
-    """MobileNetV2's block: a 1x1 expansion, a 3x3 depthwise convolution, a linear 1x1 projection,
-    and the block's input added where the shapes allow. Unpadded, the input is cropped to the
-    smaller output (SiamDW's cropping-inside-residual unit) so that no position sees padding."""
-
-    def __init__(self, cin, cout, expansion, stride, dilation, padded):
-        super().__init__()
-        hidden = cin * expansion
-        expand = [nn.Conv2d(cin, hidden, 1), nn.ReLU6(inplace=True)] if expansion > 1 else []
-        if padded and (stride, dilation) == (1, 2):
-            depthwise = DilatedDepthwise(hidden)
-        else:
-            depthwise = nn.Conv2d(hidden, hidden, 3, stride, dilation if padded else 0, dilation, groups=hidden)
-        self.body = nn.Sequential(
-            *expand,
-            depthwise,
-            nn.ReLU6(inplace=True),
-            nn.Conv2d(hidden, cout, 1),
-        )
-        self.residual = stride == 1 and cin == cout
-        self.crop = 0 if padded else dilation
-
-    def forward(self, x):
-        y = self.body(x)
-        if not self.residual:
-            return y
-        c = self.crop
-        return y + (x[..., c:-c, c:-c] if c else x)
-
-
-def mobilenet_v2(width=1.0):
-    """MobileNetV2's first ten blocks at total stride 8, then a 1x1 adjust layer: 127 px -> 7x7,
-    255 px -> 23x23, receptive field 171 px. The first seven are unpadded; the three dilated ones
-    after them pad by their dilation and keep the size, as mobilenet_v1_deep's do."""
-    c = int(32 * width)
-    layers = [nn.Conv2d(3, c, 3, 2), nn.ReLU6(inplace=True)]
-    for i, (expansion, cout, stride, dilation) in enumerate(MOBILENET_V2_BLOCKS):
-        cout = int(cout * width)
-        layers.append(InvertedResidual(c, cout, expansion, stride, dilation, padded=i >= UNPADDED_BLOCKS))
-        c = cout
-    return nn.Sequential(*layers, *conv_bn(c, c, 1, relu=False))
-
-
-def backbone_convolutions(backbone):
-    """The backbone's convolutions in the order they run (and a classifier file lists them)."""
-    return [m for m in backbone.modules() if isinstance(m, nn.Conv2d)]
-
-
 def load_mobilenet_v1(backbone, convolutions):
-    """Copy a classifier's convolutions (pretrained.read_convolutions) into a mobilenet backbone,
+    """Copy a classifier's convolutions (pretrained.read_convolutions) into a mobilenet_v1 backbone,
     all but its adjust layer, folding the classifier's input scaling (RGB in [-1, 1]) into the first
     convolution so that the backbone takes BGR in [0, 255] like every other one here."""
-    convs = backbone_convolutions(backbone)[:-1]
+    convs = [m for m in backbone if isinstance(m, nn.Conv2d)][:-1]
     if len(convolutions) < len(convs) or any(m.weight.shape != c["weight"].shape for m, c in zip(convs, convolutions)):
         raise ValueError("the pretrained file's layers do not fit this backbone; check model.width")
     with torch.no_grad():

@@ -29,7 +29,7 @@ from .architecture import CONFIG_CHOICES, PRETRAINED_BACKBONES, TOTAL_STRIDE
 from .config import CONFIG_DIR, at_least, between, load_config, merge, read_yaml, shipped_configs
 from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
-from .model import SiamFC, backbone_convolutions, load_mobilenet_v1
+from .model import SiamFC, load_mobilenet_v1
 from .params import DEFAULT_CONFIG as TRACKING_CONFIG
 from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
@@ -477,7 +477,7 @@ def param_groups(net, freeze_convs, backbone_lr):
     (no gradient is computed through them at all when they come first), the rest of the backbone
     less its last layer at `backbone_lr` times the learning rate, the last layer and the output
     bias at the full rate."""
-    convs = backbone_convolutions(net.backbone)
+    convs = [m for m in net.backbone if isinstance(m, nn.Conv2d)]
     if not 0 <= freeze_convs < len(convs):
         raise UserError(f"train.freeze_convs {freeze_convs} must be 0 to {len(convs) - 1} for this backbone")
     for m in convs[:freeze_convs]:
