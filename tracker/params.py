@@ -59,7 +59,7 @@ def tracking_overrides(path, items):
     given = parse_overrides(items)
     for key in set(given) - {"tracking"}:
         raise UserError(
-            f"--set {key}.…: only tracking parameters can be set here, e.g. --set tracking.threads=2; "
+            f"--set {key}…: only tracking parameters can be set here, e.g. --set tracking.threads=2; "
             "the model comes with --config and --weights"
         )
     load_config(path, DEFAULTS, CHOICES, RULES, items)
