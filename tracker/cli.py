@@ -172,8 +172,8 @@ def track(args):
     say = message_printer(args)
     summary, failed = [], 0
     tracking = tracking_overrides(args.config, args.overrides) if args.overrides else None
-    make = functools.partial(make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models)
-    with make(args.device, tracking) as tracker:
+    tracker = make_multi_tracker(args.tracker, args.config, args.weights, args.peer_models, args.device, tracking)
+    with tracker:
         # What the JSON boxes record of how they were made, besides the source.
         details = {
             "tracker": args.tracker,

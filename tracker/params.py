@@ -57,9 +57,10 @@ def tracking_overrides(path, items):
     `path` (keys, types and rules) as if written there. The model comes with the weights, so only
     tracking keys may be set this way."""
     given = parse_overrides(items)
-    for key in set(given) - {"tracking"}:
+    others = sorted(set(given) - {"tracking"})
+    if others:
         raise UserError(
-            f"--set {key}…: only tracking parameters can be set here, e.g. --set tracking.threads=2; "
+            f"--set {others[0]}…: only tracking parameters can be set here, e.g. --set tracking.threads=2; "
             "the model comes with --config and --weights"
         )
     load_config(path, DEFAULTS, CHOICES, RULES, items)
