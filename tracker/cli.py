@@ -108,11 +108,11 @@ def check_tracker_options(args):
     for flag, value in (("--config", args.config), ("--weights", args.weights), ("--set", args.overrides)):
         if value:
             raise UserError(f"{flag} sets up siamfc, not {args.tracker}; leave it out, or use --tracker siamfc")
-    if getattr(args, "heatmap", False):  # serve has no --heatmap
-        raise UserError(f"--heatmap shows siamfc's response map, and {args.tracker} has none; leave it out")
 
 
 def check_heatmap(args):
+    if args.heatmap and args.tracker != "siamfc":
+        raise UserError(f"--heatmap shows siamfc's response map, and {args.tracker} has none; leave it out")
     if args.heatmap and (len(args.bbox or ()) > 1 or (args.select or 1) > 1):
         raise UserError("--heatmap shows one target's response map; leave it out, or track one target")
 
