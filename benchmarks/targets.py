@@ -2,10 +2,13 @@
 4 and 8 targets, all of a frame's search crops through the network in one batch per pass.
 
 On each sequence, up to --frames frames from the first one where the target is visible are decoded
-before any timing; target 1 is the annotated one, the others boxes of its size spread over the
-frame (what they hold changes the work little: each target searches its own region). Each count
-runs with the network on 1 and 2 threads. The markdown table goes to stdout, to --out, and with
---readme-block NAME into the README's block of that name.
+before any timing; every target starts from the annotated box, so that each does the work of a
+target that is followed. (A target judged lost does more: boxes of background spread over the frame
+are soon lost, and each then searches a re-detection tile every frame as well.) Each count
+runs with the network on 1 and 2 threads. The table also gives a frame's time and the network's
+share of it (the batched search passes), the part that only more cores or a lighter network cut.
+The markdown table goes to stdout, to --out, and with --readme-block NAME into the README's block
+of that name.
 
     python benchmarks/targets.py [--sequences dev] [--frames 100] [--counts 1,2,4,8] [--out benchmarks/targets.md]
         [--readme-block targets-table]
@@ -13,6 +16,7 @@ runs with the network on 1 and 2 threads. The markdown table goes to stdout, to 
 
 import argparse
 import os
+import time
 from datetime import datetime
 from itertools import islice
 
@@ -33,20 +37,30 @@ from tracker.sequences import load_dataset
 THREADS = (1, 2)
 
 
-def spread(box, count, width, height):
-    """`box` and count - 1 boxes of its size at other places on a grid over the frame."""
-    x, y, w, h = box
-    side = int(np.ceil(np.sqrt(count)))
-    places = [
-        ((i + 0.5) * width / side - w / 2, (j + 0.5) * height / side - h / 2) for j in range(side) for i in range(side)
-    ]
-    return [list(box)] + [[px, py, w, h] for px, py in places[1:count]]
+class NetworkClock:
+    """A tracker's engine that adds up the time of its search passes (score_maps)."""
+
+    def __init__(self, engine):
+        self.engine, self.seconds = engine, 0.0
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def score_maps(self, crops, kernels):
+        start = time.perf_counter()
+        try:
+            return self.engine.score_maps(crops, kernels)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
-def fps(tracker, frames, boxes):
+def timed(tracker, frames, boxes):
+    """(fps of update(), ms a frame of the network's search passes) on `frames` from `boxes`."""
     steps = track_targets(tracker, frames, boxes)
     next(steps)  # init, not timed
-    return (len(frames) - 1) / sum(step.seconds for step in steps)
+    tracker.engine.seconds = 0.0
+    seconds = sum(step.seconds for step in steps)
+    return (len(frames) - 1) / seconds, 1000 * tracker.engine.seconds / (len(frames) - 1)
 
 
 def main():
@@ -61,27 +75,32 @@ def main():
     counts = [int(c) for c in args.counts.split(",")]
     sequences = startable(load_dataset(args.data, "auto", args.sequences))
     trackers = {t: build_multi_tracker(tracking={"threads": t}) for t in THREADS}
+    for tracker in trackers.values():
+        tracker.engine = NetworkClock(tracker.engine)
     progress = Progress("targets", len(sequences) * len(counts) * len(THREADS), "runs")
     results = {(c, t): [] for c in counts for t in THREADS}
     for seq in sequences:
         start = first_visible(seq)
         frames = list(islice(seq.frames(), start, start + args.frames))
-        height, width = frames[0].shape[:2]
         for count in counts:
-            boxes = spread(seq.boxes[start], count, width, height)
+            boxes = [seq.boxes[start]] * count
             for threads, tracker in trackers.items():  # turns, so that a busy machine slows all alike
-                results[count, threads].append(fps(tracker, frames, boxes))
+                results[count, threads].append(timed(tracker, frames, boxes))
                 progress.update()
     progress.close()
-    one = {t: np.median(results[counts[0], t]) for t in THREADS}
+    fps = {key: np.median([f for f, _ in runs]) for key, runs in results.items()}
+    network = {key: np.median([ms for _, ms in runs]) for key, runs in results.items()}
     rows = [
         [str(c)]
-        + [f"{np.median(results[c, t]):.1f}" for t in THREADS]
-        + [f"{np.median(results[c, t]) / one[t]:.2f}" for t in THREADS]
+        + [f"{fps[c, t]:.1f}" for t in THREADS]
+        + [f"{fps[c, t] / fps[counts[0], t]:.2f}" for t in THREADS]
+        + [f"{1000 / fps[c, t]:.1f} / {network[c, t]:.1f}" for t in THREADS]
         for c in counts
     ]
-    head = ["targets"] + [f"fps, {t} thread{'s' * (t > 1)}" for t in THREADS]
-    head += [f"of {counts[0]} target's fps, {t} thread{'s' * (t > 1)}" for t in THREADS]
+    plural = {t: f"{t} thread{'s' * (t > 1)}" for t in THREADS}
+    head = ["targets"] + [f"fps, {plural[t]}" for t in THREADS]
+    head += [f"of {counts[0]} target's fps, {plural[t]}" for t in THREADS]
+    head += [f"ms a frame / of it the network, {plural[t]}" for t in THREADS]
     table = markdown.table(head, rows)
     text = (
         f"# Several targets\n\n{datetime.now():%Y-%m-%d %H:%M}, {cpu_model()} ({os.cpu_count()} logical CPUs), "
