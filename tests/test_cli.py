@@ -558,6 +558,10 @@ def test_serve_on_a_busy_port_or_a_missing_folder_is_one_line(tmp_path, capfd):
     assert f"error: cannot listen on 127.0.0.1:{port}" in capfd.readouterr().err
     assert cli.main(["serve", "--root", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder" in capfd.readouterr().err
+    for port in ("99999", "0", "http"):
+        with pytest.raises(SystemExit, match="2"):  # argparse's usage line, then the error
+            cli.main(["serve", "--port", port, "--root", str(tmp_path)])
+        assert f"error: argument --port: '{port}' is not a port; give 1-65535" in capfd.readouterr().err
     assert cli.main(["serve", "--root", str(tmp_path), "--set", "tracking.scale_num=two"]) == 2
     assert "tracking.scale_num" in capfd.readouterr().err
 

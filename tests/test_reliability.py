@@ -362,3 +362,15 @@ def test_rerun_clears_temporary_files_of_a_killed_run(tmp_path):
     stale.write_text("20.00,20.00,32.00,32.00\n")
     assert benchmark(tmp_path / "data", tmp_path / "out") == 0
     assert temp_files(tmp_path / "out") == []
+
+
+def test_tune_with_missing_weights_is_one_error_line(tmp_path, capfd):
+    write_sequence(tmp_path / "data", "seq", 4)
+    (tmp_path / "data" / "train.txt").write_text("seq\n")
+    (tmp_path / "config.yaml").write_text(f"weights: {tmp_path / 'missing.pt'}\n")
+    split, out = tmp_path / "data" / "train.txt", tmp_path / "out"
+    argv = ["tune", "--config", str(tmp_path / "config.yaml"), "--split", str(split), "--out", str(out)]
+    assert cli.main(argv) == 2
+    err = capfd.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "missing.pt" in err[0], err
+    assert not out.exists()

@@ -13,3 +13,10 @@ def test_every_tuned_parameter_is_a_tracking_key_and_each_value_differs_from_the
 def test_only_parameters_that_can_change_a_box_are_swept():
     assert not {"scale_lr", "scale_step", "scale_penalty"} & set(tune.swept({"scale_num": 1}))
     assert {"scale_lr", "scale_step", "window_influence"} <= set(tune.swept({"scale_num": 3}))
+
+
+def test_a_trial_is_kept_across_thread_counts_but_not_across_lost_thresholds():
+    # The lost threshold starts re-detection and stops the colour model learning: it moves boxes.
+    base = dict(DEFAULTS["tracking"])
+    assert tune.key({**base, "threads": 2}) == tune.key(base)
+    assert tune.key({**base, "lost_threshold": base["lost_threshold"] / 2}) != tune.key(base)

@@ -49,6 +49,13 @@ def frame_number(text):
     return int(text)
 
 
+def port_number(text):
+    """argparse's type for serve --port."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port; give 1-65535, e.g. 8000")
+    return int(text)
+
+
 def clip_box(box, frame_shape):
     """The part of `box` inside the frame; errors for boxes with no such part or no size."""
     from .siamfc import check_box
@@ -402,7 +409,7 @@ def parser():
 
     w = sub.add_parser("serve", help="a local web page to track with: choose the objects in the browser")
     w.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    w.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    w.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
     w.add_argument("--root", default=".", help="folder whose videos the page may open (default: the current one)")
     w.add_argument("--work", default=os.path.join("runs", "serve"), help="folder for uploads and results")
     w.add_argument("--max-upload-mb", type=count_of("megabytes"), default=500, help="upload size limit (default 500)")

@@ -45,8 +45,9 @@ GRID = {
     "context": (0.4, 0.6),
     "colour_weight": (0.0, 0.2, 0.6),
 }
-# Tracking values that change neither a box nor an AUC, so a trial holds whatever they are.
-NO_EFFECT = ("lost_threshold", "threads")
+# Tracking values that change neither a box nor an AUC, so a trial holds whatever they are. (Not
+# lost_threshold: a lost target re-detects, and the colour model learns only while it is found.)
+NO_EFFECT = ("threads",)
 
 
 def swept(tracking):
@@ -247,6 +248,9 @@ def main(args):
     config = {k: v for k, v in params.items() if k != "tracking"}
     dataset = args.dataset or os.path.dirname(os.path.abspath(args.split))
     sequences = startable(load_dataset(dataset, "auto", args.split))
+    from . import weights as weights_io  # torch: imported when tuning, not when the command line is built
+
+    net, _ = weights_io.load(params["weights"], params["model"])  # a missing or damaged file: one line
     check_setup(
         args.out,
         {
@@ -256,9 +260,6 @@ def main(args):
             "weights": file_sha256(resolve_weights(params["weights"])),
         },
     )
-    from . import weights as weights_io  # torch: imported when tuning, not when the command line is built
-
-    net, _ = weights_io.load(params["weights"], params["model"])
     clips = load_clips(sequences, args.frames)
     start(net, clips)
     # fork: the workers get the clips from start()'s arguments without a copy being pickled over.
