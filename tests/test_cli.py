@@ -549,6 +549,15 @@ def test_the_annotated_video_shows_each_target_in_its_colour(clip, tmp_path):
         assert np.argmin(np.abs(colours - edge).sum(1)) == i, edge
 
 
+def test_serve_records_in_its_json_how_the_boxes_are_made_as_track_does(tmp_path, monkeypatch):
+    started = {}
+    monkeypatch.setattr("tracker.web.serve", lambda *args: started.setdefault("args", args))
+    assert cli.main(["serve", "--root", str(tmp_path), "--set", "tracking.scale_num=1"]) == 0
+    details = started["args"][-1]
+    assert details["tracker"] == "siamfc" and details["set"] == ["tracking.scale_num=1"]
+    assert details["siamtrack"] == __version__ and details["weights"].endswith(".pt")
+
+
 def test_serve_on_a_busy_port_or_a_missing_folder_is_one_line(tmp_path, capfd):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

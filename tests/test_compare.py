@@ -81,8 +81,15 @@ def test_compare_errors_are_one_line(tmp_path):
     a = results(tmp_path / "a.json", "siamfc", {"s1": 0.5})
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps({"siamfc": {"auc": 0.4}}))
+    number = tmp_path / "number.json"
+    number.write_text("5")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
     for args, problem in [
-        ((a, str(tmp_path / "missing.json")), "not found"),
+        ((a, str(tmp_path / "missing.json")), "No such file"),
+        ((a, str(tmp_path)), "Is a directory"),
+        ((a, str(number)), "not a JSON object"),
+        ((a, str(binary)), "not a JSON object"),
         ((a, a, "--tracker", "nano"), "no results for 'nano'"),
         ((a, results(tmp_path / "c.json", "siamfc", {"other": 0.1})), "no sequence in common"),
         ((a, str(bare)), "no per-sequence results"),

@@ -14,6 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+from tracker import __version__
 from tracker.video import open_source
 
 pytest.importorskip("fastapi", reason="the web page needs fastapi: pip install -e '.[web]'")
@@ -48,7 +49,8 @@ def server(tmp_path_factory):
     """The app on a free localhost port, serving a folder that holds the demo clip."""
     root, work = tmp_path_factory.mktemp("served"), tmp_path_factory.mktemp("work")
     shutil.copy(DEMO, root / "bunny.mp4")
-    app = make_app(str(root), str(work), lambda: make_multi_tracker("siamfc"), max_upload=1 << 20)
+    details = {"tracker": "siamfc", "siamtrack": __version__}  # as the serve command passes them
+    app = make_app(str(root), str(work), lambda: make_multi_tracker("siamfc"), max_upload=1 << 20, details=details)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -242,3 +244,5 @@ def test_two_jobs_at_once_keep_apart(server):
     for i, boxes in zip(ids, starts):
         series = json.loads(fetch(f"{base}/api/jobs/{i}/series"))
         assert len(series["boxes"]) == 116 and series["boxes"][0] == boxes
+        written = json.loads(fetch(f"{base}/api/jobs/{i}/files/json"))
+        assert (written["source"], written["tracker"], written["siamtrack"]) == ("bunny.mp4", "siamfc", __version__)

@@ -164,7 +164,6 @@ def track(args):
     from .fileio import remove_stale_temporaries
     from .params import tracking_overrides
     from .peers import quiet_opencv
-    from .provenance import tracker_files
     from .specs import make_multi_tracker
     from .video import expand_sources
 
@@ -181,13 +180,7 @@ def track(args):
     tracking = tracking_overrides(args.config, args.overrides) if args.overrides else None
     tracker = make_multi_tracker(args.tracker, args.config, args.weights, args.peer_models, args.device, tracking)
     with tracker:
-        # What the JSON boxes record of how they were made, besides the source.
-        details = {
-            "tracker": args.tracker,
-            **tracker_files(args.tracker, args.config, args.weights, args.peer_models),
-            **({"set": args.overrides} if args.overrides else {}),
-            "siamtrack": __version__,
-        }
+        details = run_details(args)
         for source in sources:
             try:
                 summary.append(f"{source}: {track_source(args, tracker, source, details, say)}")
@@ -208,6 +201,18 @@ def track(args):
 def message_printer(args):
     """print() for what the command tells the user: on stdout, unless the boxes are written there."""
     return functools.partial(print, file=sys.stderr if args.boxes == STDOUT else sys.stdout)
+
+
+def run_details(args):
+    """What the JSON boxes of `track` and `serve` record of how they were made, besides the source."""
+    from .provenance import tracker_files
+
+    return {
+        "tracker": args.tracker,
+        **tracker_files(args.tracker, args.config, args.weights, args.peer_models),
+        **({"set": args.overrides} if args.overrides else {}),
+        "siamtrack": __version__,
+    }
 
 
 def track_source(args, tracker, source, details, say):
@@ -512,7 +517,7 @@ def run(args):
             make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models, args.device, tracking
         )
         make().close()  # a tracker that cannot be built fails now, not on the first job
-        serve(args.host, args.port, args.root, args.work, make, args.max_upload_mb)
+        serve(args.host, args.port, args.root, args.work, make, args.max_upload_mb, run_details(args))
     elif args.command == "convert":
         from .layouts import convert
         from .sequences import load_dataset

@@ -22,12 +22,12 @@ def load(path):
     try:
         with open(path) as f:
             results = json.load(f)
-    except OSError:
-        raise UserError(f"results file not found: {path}; give a benchmark output's results.json") from None
-    except json.JSONDecodeError:
-        raise UserError(
-            f"{path} is not a results.json (not valid JSON); give a benchmark output's results.json"
-        ) from None
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); give a benchmark output's results.json") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        results = None
+    if not isinstance(results, dict):
+        raise UserError(f"{path} is not a results.json (not a JSON object); give a benchmark output's results.json")
     if "provenance" not in results:  # written before results.json recorded how it was made
         return results, None
     return results.get("trackers", {}), results["provenance"].get("protocol")

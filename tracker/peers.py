@@ -11,9 +11,6 @@ from .interface import Tracker
 
 PEERS = ("csrt", "kcf", "mil", "mosse", "nano", "vit")
 # Only these report a confidence; the others' getTrackingScore() answers -1.
-
-
-# Only these report a confidence; the others' getTrackingScore() answers -1.
 SCORED = ("nano", "vit")
 
 
@@ -35,10 +32,6 @@ def _model_file(folder, name):
     if not os.path.isfile(path):
         raise PeerUnavailable(f"model file {path} not found; pass --peer-models DIR, the folder holding {name}")
     return path
-
-
-# Our tracker's boxes depend on its code too: a benchmark run after a change to any module that
-# building it, running it over a sequence or decoding the frames imports is run again.
 
 
 MODEL_FILES = {"nano": ("nanotrack_v2_backbone.onnx", "nanotrack_v2_head.onnx"), "vit": ("vittrack_2023sep.onnx",)}

@@ -15,9 +15,6 @@ from .errors import UserError
 from .peers import MODEL_FILES, PEERS, make_peer, models_folder
 
 TRACKERS = ("siamfc",) + PEERS
-# Relative to the working directory, like every other path the user gives.
-
-
 # Our tracker's boxes depend on its code too: a benchmark run after a change to any module that
 # building it, running it over a sequence or decoding the frames imports is run again.
 TRACKING_ROOTS = ("build.py", "runner.py", "video.py")

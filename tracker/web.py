@@ -74,10 +74,11 @@ class Stopped(Exception):
 class Job:
     """Tracking `video` from its first frame with `boxes`, with a tracker for several targets made
     by `make()`, in a thread; pause(), resume(), stop() and correct(frame, boxes) steer it, and its
-    files go into a folder named for its id in `jobs` when it finishes."""
+    files go into a folder named for its id in `jobs` when it finishes, the JSON with `details` (how
+    the boxes were made)."""
 
-    def __init__(self, video, boxes, make, jobs):
-        self.id, self.video = uuid.uuid4().hex, video
+    def __init__(self, video, boxes, make, jobs, details=None):
+        self.id, self.video, self.details = uuid.uuid4().hex, video, details or {}
         self.folder = os.path.join(jobs, self.id)
         self.tracker = make()
         self.targets = len(boxes)
@@ -148,7 +149,7 @@ class Job:
     def _write(self):
         """The annotated video and the box files, each written whole."""
         os.makedirs(self.folder, exist_ok=True)
-        about = {"source": self.video.name, "frame_size": list(self.video.size), "fps": self.video.fps}
+        about = {"source": self.video.name, "frame_size": list(self.video.size), "fps": self.video.fps, **self.details}
         for kind in ("txt", "mot", "json", "csv"):
             with atomic_write(os.path.join(self.folder, FILES[kind])) as f:
                 writer = BoxWriter(f, kind, about, self.targets)
@@ -264,9 +265,10 @@ def is_video_name(name):
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
 
-def make_app(root, work, make_tracker, max_upload=500 << 20):
+def make_app(root, work, make_tracker, max_upload=500 << 20, details=None):
     """The FastAPI app: videos from uploads (at most `max_upload` bytes) or under `root`; jobs'
-    files in `work`; `make_tracker()` makes a tracker for several targets for each job."""
+    files in `work`; `make_tracker()` makes a tracker for several targets for each job, and the JSON
+    boxes record `details`."""
     from fastapi import FastAPI, HTTPException, Request, UploadFile
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
@@ -341,7 +343,7 @@ def make_app(root, work, make_tracker, max_upload=500 << 20):
         boxes = body.get("boxes") or []
         if not boxes:
             raise UserError("draw a box round each target on the first frame, then start tracking")
-        job = Job(video, checked_boxes(boxes, video.size), make_tracker, os.path.join(work, "jobs"))
+        job = Job(video, checked_boxes(boxes, video.size), make_tracker, os.path.join(work, "jobs"), details)
         jobs[job.id] = job
         return {"id": job.id}
 
@@ -397,8 +399,8 @@ def checked_boxes(boxes, size):
         raise UserError("boxes must be lists of four numbers x, y, w, h") from None
 
 
-def serve(host, port, root, work, make_tracker, max_upload_mb=500, log=None):
-    """Run the page's server until Ctrl-C."""
+def serve(host, port, root, work, make_tracker, max_upload_mb=500, details=None, log=None):
+    """Run the page's server until Ctrl-C; the JSON boxes it writes record `details`."""
     missing = [name for name in ("fastapi", "uvicorn", "multipart") if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(f"serve needs {', '.join(missing)}, not installed; pip install -e '.[web]' (or siamtrack[web])")
@@ -411,6 +413,6 @@ def serve(host, port, root, work, make_tracker, max_upload_mb=500, log=None):
             probe.bind((host, port))
         except OSError as e:
             raise UserError(f"cannot listen on {host}:{port} ({e.strerror}); give another --port or --host") from None
-    app = make_app(root, work, make_tracker, max_upload_mb << 20)
+    app = make_app(root, work, make_tracker, max_upload_mb << 20, details)
     print(f"siamtrack: open http://{host}:{port}/ (videos under {os.path.abspath(root)}); Ctrl-C stops", file=log)
     uvicorn.run(app, host=host, port=port, log_level="warning")
