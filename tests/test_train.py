@@ -16,9 +16,13 @@ import torch
 import yaml
 
 from tracker import cli, cropcache, weights
+from tracker.config import load_config
 from tracker.errors import UserError
 from tracker.model import SiamFC
 from tracker.train import (
+    CONFIG_CHOICES,
+    DEFAULTS,
+    RULES,
     AugmentConfig,
     PairSampler,
     balanced_loss,
@@ -34,6 +38,10 @@ from tracker.train import (
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# The tests' tiny light networks start at random: nothing to load, nothing frozen.
+RANDOM_START = {"pretrained": "", "freeze_convs": 0, "backbone_lr": 1.0}
 
 
 def frame_with(rng, texture, box):
@@ -84,8 +92,9 @@ def write_config(folder, cache):
     """A tiny run: 2 epochs of 32 pairs on the synthetic cache, the data folder absent."""
     cfg = {
         "model": {"backbone": "light", "width": 0.25},
-        "data": {"root": str(folder / "no_data"), "cache": str(cache)},
+        "data": {"root": str(folder / "no_data"), "cache": str(cache), "max_set_boxes": 0},
         "train": {
+            **RANDOM_START,
             "epochs": 2,
             "pairs_per_epoch": 32,
             "batch_size": 8,
@@ -303,7 +312,7 @@ def test_random_affine_reports_where_the_target_lands(out_size):
     C = cropcache.CROP
     crops = np.zeros((6, 1, C, C), np.float32)
     crops[:, :, C // 2 - 4 : C // 2 + 5, C // 2 - 4 : C // 2 + 5] = 1  # a 9x9 blob on the crop centre
-    aug = AugmentConfig(scale=0.05, aspect=0.05, flip=0.5)
+    aug = AugmentConfig(**{**DEFAULTS["augment"], "scale": 0.05, "aspect": 0.05, "flip": 0.5})
     theta, centre = random_affine(6, out_size, 255, C, aug, 16, torch.Generator().manual_seed(0), "cpu")
     out = warp(torch.from_numpy(crops).expand(-1, 3, -1, -1), theta, out_size)[:, 0].numpy()
     rows, cols = np.indices((out_size, out_size)) + 0.5
@@ -391,7 +400,7 @@ def resume_with(tmp_path, run_a, cache, changes):
     "changes",
     [
         {("model", "width"): 0.5},
-        {("train", "freeze_convs"): 1, ("train", "backbone_lr"): 0.5},
+        {("train", "backbone_lr"): 0.5},
         {("train", "batch_size"): 4},
         {("augment", "shift"): 8},
     ],
@@ -474,8 +483,8 @@ def train_on(data, tmp_path, overrides=()):
     """One short epoch on `data` (the config's data section), then `overrides`: the log and history."""
     cfg = {
         "model": {"backbone": "light", "width": 0.25},
-        "data": {"images": False, "cache": str(tmp_path / "cache"), "split": "", **data},
-        "train": {"epochs": 1, "pairs_per_epoch": 16, "batch_size": 8, "threads": 1},
+        "data": {"images": False, "max_set_boxes": 0, "cache": str(tmp_path / "cache"), "split": "", **data},
+        "train": {**RANDOM_START, "epochs": 1, "pairs_per_epoch": 16, "batch_size": 8, "threads": 1},
         "out": str(tmp_path / "out"),
     }
     path = tmp_path / "train.yaml"
@@ -656,9 +665,10 @@ def test_killed_processes_resume_to_the_same_result(tmp_path, cache, two_process
     np.testing.assert_allclose(resumed, uninterrupted, atol=1e-5, rtol=0)
 
 
-def test_frozen_layers_train_in_two_processes(tmp_path, cache):
+def test_frozen_layers_train_in_two_processes(tmp_path, cache, run_a):
     """As the shipped recipe freezes its first convolutions: no gradient for DDP to wait on there."""
-    done = torchrun(write_config(tmp_path, cache), "--set", "train.freeze_convs=3", "train.epochs=1")
+    start = f"train.start_from={run_a[0] / 'weights.pt'}"  # frozen layers need weights to keep
+    done = torchrun(write_config(tmp_path, cache), "--set", "train.freeze_convs=3", start, "train.epochs=1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(json.loads((tmp_path / "out" / "history.json").read_text())["loss"]) == 1
 
@@ -667,3 +677,23 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(tmp_path, cac
     done = torchrun(write_config(tmp_path, cache), "--set", "train.batch_size=7")
     assert done.returncode != 0
     assert "train.batch_size 7 does not split evenly over 2 processes" in done.stderr
+
+
+def load_training_config(tmp_path, text):
+    (tmp_path / "mine.yaml").write_text(text)
+    return load_config(str(tmp_path / "mine.yaml"), DEFAULTS, CONFIG_CHOICES, RULES)
+
+
+def test_a_training_config_states_only_what_differs_from_train_yaml(tmp_path):
+    cfg = load_training_config(tmp_path, "data:\n  root: /data/mine\ntrain:\n  epochs: 3\n")
+    assert (cfg["data"]["root"], cfg["train"]["epochs"]) == ("/data/mine", 3)
+    # The rest is the default weights' recipe: pretrained MobileNet, its first layers frozen.
+    assert cfg["model"]["backbone"] == "mobilenet_v1_deep" and cfg["train"]["freeze_convs"] == 9
+    assert os.path.basename(cfg["train"]["pretrained"]) == "mobilenet_v1_0.5_160_quant.tflite"
+
+
+def test_layers_frozen_at_random_weights_are_refused(tmp_path):
+    with pytest.raises(UserError, match=r"'train.freeze_convs' in .*mine.yaml is 9 .*frozen, they learn nothing"):
+        load_training_config(tmp_path, 'model:\n  backbone: light\ntrain:\n  pretrained: ""\n')
+    cfg = load_training_config(tmp_path, 'model:\n  backbone: light\ntrain:\n  pretrained: ""\n  freeze_convs: 0\n')
+    assert cfg["train"]["freeze_convs"] == 0

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
@@ -31,92 +31,82 @@ from .errors import UserError
 from .fileio import atomic_path, read_verified, remove_stale_temporaries, writable_folder, write_json, write_verified
 from .model import SiamFC, load_mobilenet_v1
 from .params import DEFAULT_CONFIG as TRACKING_CONFIG
-from .params import DEFAULTS as TRACKING_DEFAULTS
 from .progress import Progress
 
 
+# The training config, typed. Its values live in one place, configs/train.yaml (what each means is
+# said there); every other training YAML states what differs from it.
 @dataclass
 class DataConfig:
     """Where the training pairs come from, and how they are drawn."""
 
-    root: str = "../shared/data"
-    format: str = "auto"  # the layout at data.root: auto, or one the benchmark reads (video, got10k, lasot, ...)
-    split: str = "train.txt"  # a file of sequence names, in data.root or a path; empty: every sequence
-    images: bool = True  # also data.root/images/<set>/annotations.json (docs/training.md)
-    weight: float = 1.0  # data.root's sequences' share of the video pairs, against each of data.sources'
-    # More sequence folders, mixed in by weight: a list of {root, format, split, weight}, each key as
-    # data.root's (docs/training.md).
-    sources: list = field(default_factory=list)
-    coco: str = ""  # a COCO-format detection file whose boxes join the still images
-    coco_images: str = ""  # the folder of its images (empty: the file's own folder)
-    cache: str = "cache/crops"
-    # 0: every crop decoded into memory once (220 KB each); N: the crops kept JPEG-compressed (~25 KB)
-    # and each batch's decoded by N DataLoader worker processes, a few steps ahead: for data that
-    # would not fit decoded, and GPUs that would wait on one process's decoding.
-    workers: int = 0
-    frame_stride: int = 1  # every n-th annotated frame of a sequence
-    max_set_boxes: int = 0  # cap on the boxes taken from one still-image set (0: all)
-    jpeg_quality: int = 90  # of the cached crops
-    max_gap: int = 100  # frames between exemplar and search
-    image_prob: float = 0.3  # share of pairs from still images
-    negative_prob: float = 0.4  # share of pairs whose search crop shows another target (0.1: −0.07 dev AUC)
-    distractor_prob: float = 0.0  # share of the negatives of a still-image exemplar taken from its own set
-    # Share of the sequences held out of training (every n-th), on whose pairs each epoch measures a
-    # validation loss; 0: none.
-    val_fraction: float = 0.0
-    val_pairs: int = 512  # pairs of the held-out sequences scored each epoch, the same ones every epoch
-    val_frames: int = 50  # and the first frames of each held-out sequence tracked for a quick AUC (0: none)
+    root: str
+    format: str
+    split: str
+    images: bool
+    weight: float
+    sources: list
+    coco: str
+    coco_images: str
+    cache: str
+    workers: int
+    frame_stride: int
+    max_set_boxes: int
+    jpeg_quality: int
+    max_gap: int
+    image_prob: float
+    negative_prob: float
+    distractor_prob: float
+    val_fraction: float
+    val_pairs: int
+    val_frames: int
 
 
 @dataclass
 class AugmentConfig:
-    """The shipped weights' augmentation (the first recipe's, ±16 px and ±5%, was level with it on dev)."""
+    """How the training crops are jittered."""
 
-    shift: int = 32  # search crop shift, ± crop px
-    scale: float = 0.15
-    aspect: float = 0.1
-    flip: float = 0.5
-    color: float = 0.3
-    gray: float = 0.2
-    blur: float = 0.3
+    shift: int
+    scale: float
+    aspect: float
+    flip: float
+    color: float
+    gray: float
+    blur: float
 
 
 @dataclass
 class OptimConfig:
     """The optimisation: epochs, batches, learning rates, where the weights start."""
 
-    epochs: int = 20
-    pairs_per_epoch: int = 4000
-    batch_size: int = 16
-    lr: float = 0.01
-    lr_end: float = 1e-5
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    r_pos: int = 16
-    seed: int = 0
-    threads: int = 0
-    start_from: str = ""  # weights file to fine-tune; empty: random initialisation
-    # A TFLite MobileNetV1 classifier whose ImageNet weights start a mobilenet_v1 backbone (see
-    # ../shared/models/README.md); empty: none.
-    pretrained: str = ""
-    freeze_convs: int = 0  # the backbone's first n convolutions keep their starting weights
-    backbone_lr: float = 1.0  # the learning rate of the backbone less its last layer, relative to lr
-    bf16: bool = False  # the forward pass in bfloat16 (autocast); see train_light_cpu.yaml
-    # Network input sizes: the cached crops' 127 / 255 px regions are resampled to these, and the
-    # tracking config's exemplar_size / instance_size must match them.
-    exemplar_size: int = cropcache.EXEMPLAR
-    instance_size: int = cropcache.INSTANCE
+    pretrained: str
+    start_from: str
+    freeze_convs: int
+    backbone_lr: float
+    epochs: int
+    pairs_per_epoch: int
+    batch_size: int
+    lr: float
+    lr_end: float
+    momentum: float
+    weight_decay: float
+    r_pos: int
+    seed: int
+    threads: int
+    bf16: bool
+    exemplar_size: int
+    instance_size: int
 
 
 @dataclass
 class TrainingConfig:
-    """A training config, typed: its YAML (configs/train*.yaml) states what differs from these."""
+    """A training config: the network, the data, the augmentation, the optimisation, the output folder."""
 
-    model: dict = field(default_factory=lambda: dict(TRACKING_DEFAULTS["model"]))  # the default tracker's network
-    data: DataConfig = field(default_factory=DataConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: OptimConfig = field(default_factory=OptimConfig)
-    out: str = "runs/siamfc_light"
+    model: dict
+    data: DataConfig
+    augment: AugmentConfig
+    train: OptimConfig
+    out: str
 
     @classmethod
     def from_dict(cls, cfg):
@@ -128,8 +118,8 @@ class TrainingConfig:
         return dataclasses.asdict(self)
 
 
-DEFAULTS = TrainingConfig().as_dict()  # the schema load_config checks a YAML file against
 DEFAULT_CONFIG = os.path.join(CONFIG_DIR, "train.yaml")
+DEFAULTS = read_yaml(DEFAULT_CONFIG)  # every key's default, and the schema load_config checks a YAML file against
 QUICK_AUC_SEQUENCES = 8  # held-out sequences tracked for the quick AUC, at most
 # What the values may be, beyond their types (see config.check_rules); train.exemplar_size and
 # instance_size depend on the backbone (check_train_sizes).
@@ -169,6 +159,11 @@ RULES = (
     at_least("train.seed", 0),
     at_least("train.threads", 0),
     at_least("train.backbone_lr", 0),
+    (
+        ("train.freeze_convs", "train.pretrained", "train.start_from"),
+        lambda frozen, pretrained, start_from: frozen == 0 or bool(pretrained or start_from),
+        "0 where the weights start at random (train.pretrained and train.start_from empty): frozen, they learn nothing",
+    ),
 )
 
 
@@ -465,7 +460,10 @@ def start_from_pretrained(net, model_cfg, path):
 
     if model_cfg["backbone"] not in PRETRAINED_BACKBONES:
         names = " or ".join(PRETRAINED_BACKBONES)
-        raise UserError(f"train.pretrained needs model.backbone {names}, not {model_cfg['backbone']}")
+        raise UserError(
+            f"train.pretrained needs model.backbone {names}, not {model_cfg['backbone']}; "
+            'set train.pretrained: "" (and train.freeze_convs: 0) to start that backbone from random weights'
+        )
     try:
         load_mobilenet_v1(net.backbone, read_convolutions(path))
     except ValueError as e:
