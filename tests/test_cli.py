@@ -556,6 +556,8 @@ def test_serve_records_in_its_json_how_the_boxes_are_made_as_track_does(tmp_path
     details = started["args"][-1]
     assert details["tracker"] == "siamfc" and details["set"] == ["tracking.scale_num=1"]
     assert details["siamtrack"] == __version__ and details["weights"].endswith(".pt")
+    make = started["args"][4]  # what makes each job's tracker: ours all on one engine
+    assert make().engine is make().engine
 
 
 def test_serve_on_a_busy_port_or_a_missing_folder_is_one_line(tmp_path, capfd):

@@ -79,3 +79,21 @@ def test_stacks_split_over_two_threads_score_as_one_thread_does():
     a, b = (run_targets(tracker, frames, starts) for tracker in (one, two))
     for x, y in zip(a, b):
         assert np.array_equal(x, y)
+
+
+def test_trackers_of_one_maker_share_the_engine_and_nothing_else():
+    """As a server's jobs: two trackers from one maker, stepped in turns on other targets, each
+    gives the boxes of a tracker built alone."""
+    from tracker.build import multi_tracker_maker
+
+    frames, truth = moving_object(12)
+    starts = [[truth[0]], [[20, 20, 60, 40], [230, 130, 40, 70]]]
+    make = multi_tracker_maker()
+    a, b = make(), make()
+    assert a.engine is b.engine
+    a.init(frames[0], starts[0])
+    b.init(frames[0], starts[1])
+    turns = [(a.update(f), b.update(f)) for f in frames[1:]]
+    for i, start in enumerate(starts):
+        alone, _, _ = run_targets(build_multi_tracker(), frames, start)
+        np.testing.assert_allclose([[box for box, _ in turn[i]] for turn in turns], alone[1:], atol=1e-6)

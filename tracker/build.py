@@ -1,5 +1,7 @@
 """Our tracker from files (a config, its weights, a device) or from a network in memory."""
 
+from collections.abc import Callable
+
 from .config import check_rules, resolve_weights
 from .engine import OnnxEngine, file_digest, graph_key, needs, read_graphs
 from .errors import UserError
@@ -45,8 +47,21 @@ def build_multi_tracker(
     cls: type[SiamFCTracker] = SiamFCTracker,
 ) -> SiamFCMultiTracker:
     """build_tracker's tracker for several targets at once (init with a list of boxes)."""
+    return multi_tracker_maker(config, weights, device, tracking, cls)()
+
+
+def multi_tracker_maker(
+    config: str | None = None,
+    weights: str | None = None,
+    device: str = "cpu",
+    tracking: dict | None = None,
+    cls: type[SiamFCTracker] = SiamFCTracker,
+) -> Callable[[], SiamFCMultiTracker]:
+    """A function that makes build_multi_tracker's trackers, each with its own targets, all on one
+    network engine built now: a server's jobs then share its ~20 MB of sessions and graphs."""
     params = tracker_params(config, tracking)
-    return SiamFCMultiTracker(build_engine(params, weights, device), params, cls)
+    engine = build_engine(params, weights, device)
+    return lambda: SiamFCMultiTracker(engine, params, cls)
 
 
 def tracker_params(config, tracking):

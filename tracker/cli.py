@@ -508,15 +508,13 @@ def run(args):
         tune(args)
     elif args.command == "serve":
         from .params import tracking_overrides
-        from .specs import make_multi_tracker
+        from .specs import multi_tracker_maker
         from .web import serve
 
         check_tracker_options(args)
         tracking = tracking_overrides(args.config, args.overrides) if args.overrides else None
-        make = functools.partial(
-            make_multi_tracker, args.tracker, args.config, args.weights, args.peer_models, args.device, tracking
-        )
-        make().close()  # a tracker that cannot be built fails now, not on the first job
+        # Every job gets its own tracker; ours share one engine, which fails now if it can't be built.
+        make = multi_tracker_maker(args.tracker, args.config, args.weights, args.peer_models, args.device, tracking)
         serve(args.host, args.port, args.root, args.work, make, args.max_upload_mb, run_details(args))
     elif args.command == "convert":
         from .layouts import convert

@@ -55,14 +55,20 @@ def make_tracker(name, config=None, weights=None, peer_models=None, device="cpu"
 def make_multi_tracker(name, config=None, weights=None, peer_models=None, device="cpu", tracking=None):
     """make_tracker's tracker for several targets: init(frame, boxes) / update(frame) -> [(box, score), ...].
     Ours scores all the targets' crops of a frame in one batch; a peer runs one tracker per target."""
-    if name == "siamfc":
-        from .build import build_multi_tracker
+    return multi_tracker_maker(name, config, weights, peer_models, device, tracking)()
 
-        return build_multi_tracker(config, weights, device, tracking)
+
+def multi_tracker_maker(name, config=None, weights=None, peer_models=None, device="cpu", tracking=None):
+    """A function that makes make_multi_tracker's trackers; ours all share one network engine, built
+    now. A tracker that can't be built fails here, not on the first one asked for."""
+    if name == "siamfc":
+        from .build import multi_tracker_maker as ours
+
+        return ours(config, weights, device, tracking)
     from .interface import MultiTracker
 
     make_tracker(name, peer_models=peer_models)  # an unknown or unavailable peer fails here, not on the first frame
-    return MultiTracker(functools.partial(make_peer, name, peer_models))
+    return functools.partial(MultiTracker, functools.partial(make_peer, name, peer_models))
 
 
 def parse_spec(spec):
